@@ -1,0 +1,40 @@
+#pragma once
+// Command-line options of every mode, Prometheus-style (--web.listen-address, ...).
+
+#include <chrono>
+#include <string>
+
+namespace kvip {
+
+struct ServeOptions {
+  std::string listen_address = ":9112";
+  std::string telemetry_path = "/metrics";
+  std::string web_config_file;
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+
+  // kube-vip static pod manifest: VIP, interface, lease and metrics port come from its env
+  // when readable; explicit flags win.
+  std::string kubevip_manifest = "/etc/kubernetes/manifests/kube-vip.yaml";
+  std::string kubevip_metrics_url;  // default http://127.0.0.1:<prometheus_server port>/metrics
+  bool kubevip_reexport = true;
+  std::chrono::milliseconds kubevip_scrape_timeout{2000};
+
+  std::string vip_address;
+  std::string vip_interface;  // default eno1
+  bool vip_healthz = true;
+  bool vip_healthz_insecure = false;
+  int vip_healthz_port = 6443;
+  std::chrono::milliseconds vip_healthz_timeout{2000};
+
+  std::string kubeconfig;
+  std::string lease_name;       // default plndr-cp-lock
+  std::string lease_namespace;  // default kube-system
+  std::string node_name;        // default $NODE_NAME, else the host name
+  bool lease_watch = true;
+
+  std::string kubevip_log_path = "/var/log/pods/kube-system_kube-vip-*/kube-vip/*.log";
+  bool kubevip_log = true;
+};
+
+}  // namespace kvip

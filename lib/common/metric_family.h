@@ -1,0 +1,33 @@
+#pragma once
+// Builders for prometheus::MetricFamily values made at collect time.
+// Collectors build their families fresh on every scrape from the state they own, as
+// prometheus-cpp's Collectable idiom intends; these helpers keep that short.
+
+#include <prometheus/metric_family.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kvip {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+prometheus::MetricFamily MakeFamily(std::string name, std::string help,
+                                    prometheus::MetricType type);
+
+// Appends one sample to a gauge, counter or untyped family.
+void AddSample(prometheus::MetricFamily& family, double value, const Labels& labels = {});
+
+// A family holding one gauge sample.
+prometheus::MetricFamily GaugeFamily(std::string name, std::string help, double value,
+                                     const Labels& labels = {});
+
+// A family holding one counter sample.
+prometheus::MetricFamily CounterFamily(std::string name, std::string help, double value,
+                                       const Labels& labels = {});
+
+// Seconds since the Unix epoch, for *_timestamp_seconds values.
+double UnixNow();
+
+}  // namespace kvip

@@ -1,0 +1,44 @@
+#pragma once
+// Bounded, blocking HTTP(S) GET over libcurl: every call has a total deadline and a body
+// size cap, so a stalled or hostile peer can cost a scrape at most `timeout`.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kvip {
+
+struct TlsOptions {
+  std::string ca_file;          // PEM bundle to verify the server; empty = system store
+  std::string ca_pem;           // PEM data instead of a file (kubeconfig *-data fields)
+  std::string client_cert_file;
+  std::string client_cert_pem;
+  std::string client_key_file;
+  std::string client_key_pem;
+  bool insecure_skip_verify = false;
+};
+
+struct HttpRequest {
+  std::string url;
+  std::chrono::milliseconds timeout{5000};
+  size_t max_body_bytes = 16 * 1024 * 1024;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string bearer_token;
+  TlsOptions tls;
+  std::string method = "GET";
+  std::string body;  // for POST/PUT/PATCH/DELETE
+};
+
+struct HttpResponse {
+  bool ok = false;          // transport succeeded (any HTTP status); false: see error
+  long status = 0;          // HTTP status code
+  std::string body;
+  std::string content_type;
+  std::string error;        // why the transport failed, naming the URL
+  std::chrono::duration<double> elapsed{0};
+};
+
+HttpResponse HttpFetch(const HttpRequest& request);
+
+}  // namespace kvip

@@ -1,0 +1,65 @@
+"""Shared pytest helpers for kvip-exporter's integration and testbed tests.
+
+Tests wait for conditions with deadlines (wait_for), never fixed sleeps.
+"""
+import os
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_for(condition, timeout=10.0, interval=0.05, what="condition"):
+    """Polls condition() until it returns a truthy value; returns that value.
+
+    Fails the test with `what` and the last value seen when the deadline passes.
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = condition()
+        except Exception as err:  # a probe that raises counts as "not yet"
+            last = err
+        if last and not isinstance(last, Exception):
+            return last
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+
+
+def run(*argv, check=True, netns=None, **kw):
+    """Runs argv (optionally inside a network namespace) and returns CompletedProcess."""
+    argv = [str(a) for a in argv]
+    if netns:
+        argv = ["ip", "netns", "exec", netns] + argv
+    return subprocess.run(argv, check=check, capture_output=True, text=True, **kw)
+
+
+def http_get(url, timeout=2.0):
+    """GET url from the current namespace; returns (status, body)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def parse_metrics(text):
+    """Parses Prometheus text format into {'name{labels}': float} (labels as written)."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        samples[key] = float(value)
+    return samples
+
+
+def require_root():
+    if os.geteuid() != 0:
+        pytest.skip("SKIP: needs root for network namespaces")
