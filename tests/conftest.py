@@ -13,6 +13,22 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def exporter_binary():
+    """The kvip-exporter binary under test: $KVIP_EXPORTER_BIN, else the tools/test build."""
+    candidates = [os.environ.get("KVIP_EXPORTER_BIN", ""),
+                  REPO / "build" / "test" / "exporter" / "kvip-exporter",
+                  REPO / "build" / "exporter" / "kvip-exporter"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    pytest.fail("no kvip-exporter binary: build it (tools/test) or set KVIP_EXPORTER_BIN")
+
+
+@pytest.fixture(scope="session")
+def exporter_bin():
+    return exporter_binary()
+
+
 def wait_for(condition, timeout=10.0, interval=0.05, what="condition"):
     """Polls condition() until it returns a truthy value; returns that value.
 
