@@ -2,11 +2,18 @@
 
 #include <CLI/CLI.hpp>
 
+#include <curl/curl.h>
+
+#include <cmath>
 #include <iostream>
+#include <map>
 
 #include "common/logging.h"
 #include "options.h"
+#include "recover.h"
 #include "serve.h"
+#include "upgrade.h"
+#include "verify.h"
 
 namespace {
 
@@ -38,12 +45,45 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
                  "manifest's prometheus_server port).");
   app.add_flag("!--no-kubevip.reexport", o.kubevip_reexport,
                "Do not re-expose kube-vip's own series with the kubevip_ prefix.");
+  app.add_option_function<double>(
+         "--kubevip.scrape-timeout",
+         [&o](double ms) { o.kubevip_scrape_timeout = std::chrono::milliseconds(std::llround(ms)); },
+         "Deadline for one scrape of kube-vip's metrics (e.g. 2s, 500ms).")
+      ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1}, {"s", 1000}},
+                                        CLI::AsNumberWithUnit::UNIT_REQUIRED)
+                      .description(""))
+      ->check(CLI::Validator(
+          [](std::string& ms) {
+            double value = std::stod(ms);
+            return value >= 1 && value <= 60000 ? "" : "want a duration from 1ms to 60s";
+          },
+          ""))
+      ->type_name("DURATION")
+      ->default_str("2s");
   app.add_option("--vip.address", o.vip_address, "The VIP (default: the manifest's address).");
   app.add_option("--vip.interface", o.vip_interface,
                  "Interface the VIP lives on (default: the manifest's vip_interface, else eno1).");
   app.add_flag("!--no-vip.healthz", o.vip_healthz, "Do not probe https://<vip>:6443/healthz.");
   app.add_flag("--vip.healthz-insecure", o.vip_healthz_insecure,
                "Do not verify the API server certificate when probing the VIP.");
+  app.add_option("--vip.healthz-port", o.vip_healthz_port, "Port of the VIP healthz probe.")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option_function<double>(
+         "--vip.healthz-timeout",
+         [&o](double ms) { o.vip_healthz_timeout = std::chrono::milliseconds(std::llround(ms)); },
+         "Deadline for one VIP healthz probe (e.g. 2s, 500ms).")
+      ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1}, {"s", 1000}},
+                                        CLI::AsNumberWithUnit::UNIT_REQUIRED)
+                      .description(""))
+      ->check(CLI::Validator(
+          [](std::string& ms) {
+            double value = std::stod(ms);
+            return value >= 1 && value <= 60000 ? "" : "want a duration from 1ms to 60s";
+          },
+          ""))
+      ->type_name("DURATION")
+      ->default_str("2s");
   app.add_option("--kubeconfig", o.kubeconfig,
                  "Kubeconfig for the Lease watch (default: $KUBECONFIG, else in-cluster).");
   app.add_option("--lease.name", o.lease_name, "Lease kube-vip holds (default: manifest, else plndr-cp-lock).");
@@ -59,13 +99,112 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
   app.add_flag("!--no-kubevip.log", o.kubevip_log, "Do not tail kube-vip's container log.");
 }
 
+// Flags the one-shot modes share, spelled as the daemon spells them.
+void AddClusterFlags(CLI::App& cmd, kvip::ClusterOptions& o, kvip::ServeOptions& logs) {
+  cmd.add_option("--kubevip.manifest", o.kubevip_manifest, "kube-vip static pod manifest.")
+      ->capture_default_str();
+  cmd.add_option("--kubeconfig", o.kubeconfig, "Kubeconfig (default: $KUBECONFIG, else in-cluster).");
+  cmd.add_option("--node-name", o.node_name,
+                 "This node's identity in the lease (default: $NODE_NAME, else the host name).");
+  cmd.add_option("--vip.address", o.vip_address, "The VIP (default: the manifest's address).");
+  cmd.add_option("--vip.port", o.vip_port, "API server port behind the VIP (default: manifest's port, else 6443).");
+  cmd.add_flag("--vip.healthz-insecure", o.vip_healthz_insecure,
+               "Do not verify the API server certificate when probing the VIP.");
+  cmd.add_option("--output", o.output, "Report format: table or json.")->capture_default_str();
+  cmd.add_option("--log.level", logs.log_level, "Only log messages at or above: debug, info, warn, error.")
+      ->capture_default_str();
+  cmd.add_option("--log.format", logs.log_format, "Log format: logfmt or json.")->capture_default_str();
+}
+
+// A duration flag of the one-shot modes ("90s", "2m"), whole seconds.
+void AddSecondsOption(CLI::App& cmd, const std::string& name, std::chrono::seconds& target,
+                      const std::string& help) {
+  cmd.add_option_function<double>(
+         name, [&target](double s) { target = std::chrono::seconds(std::llround(s)); }, help)
+      ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"s", 1}, {"m", 60}},
+                                        CLI::AsNumberWithUnit::UNIT_REQUIRED)
+                      .description(""))
+      ->check(CLI::Validator(
+          [](std::string& s) { return std::stod(s) >= 0 && std::stod(s) <= 3600 ? "" : "want 0s to 60m"; }, ""))
+      ->type_name("DURATION")
+      ->default_str(std::to_string(target.count()) + "s");
+}
+
+constexpr const char* kUpgradeExitCodes =
+    "Exit codes: 0 upgraded, already at the target, planned (--dry-run) or rolled back on request; "
+    "2 usage; 3 manifest or group vars invalid; 4 cluster unhealthy (API, VIP, lease, no failover "
+    "target); 5 leader-last guard; 6 backup or state file not writable; 7 runtime unreachable or pull "
+    "failed; 8 rewrite failed; 9 new version failed, rolled back and healthy; 10 rollback not "
+    "confirmed (act now); 11 state file disagrees with the manifest; 12 upgraded but group vars not "
+    "updated.";
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"kvip-exporter: Prometheus exporter for kube-vip"};
+  app.failure_message(CLI::FailureMessage::help);  // a bad flag prints the usage, not just a hint
   app.set_version_flag("--version", VersionString());
   kvip::ServeOptions serve;
   AddServeFlags(app, serve);
+
+  // One-shot modes; with no subcommand the daemon serves.
+  kvip::UpgradeOptions upgrade;
+  CLI::App* upgrade_cmd = app.add_subcommand(
+      "upgrade", "Upgrade this node's kube-vip static pod safely (followers first, the leader last).");
+  upgrade_cmd->footer(kUpgradeExitCodes);
+  AddClusterFlags(*upgrade_cmd, upgrade.cluster, serve);
+  upgrade_cmd->add_option("--to", upgrade.to, "Target kube-vip version (image tag), e.g. v1.0.4.");
+  upgrade_cmd->add_option("--image-digest", upgrade.image_digest, "Pin the new image to this digest (sha256:...).");
+  upgrade_cmd->add_flag("--allow-leader", upgrade.allow_leader,
+                        "Upgrade even though this node holds the lease and others are not upgraded yet.");
+  upgrade_cmd->add_flag("--dry-run", upgrade.dry_run, "Run the preflight checks and print the plan; change nothing.");
+  upgrade_cmd->add_flag("--rollback", upgrade.rollback, "Undo the unfinished upgrade recorded in the state file.");
+  upgrade_cmd->add_option("--state-dir", upgrade.state_dir, "Where the upgrade state file lives.")
+      ->capture_default_str();
+  upgrade_cmd->add_option("--backup-dir", upgrade.backup_dir,
+                          "Where the backup goes (default: the manifests directory's parent).");
+  upgrade_cmd->add_option("--runtime", upgrade.runtime, "Runtime CLI for the pre-pull: ctr or crictl.")
+      ->capture_default_str();
+  upgrade_cmd->add_option("--containerd-address", upgrade.containerd_address, "containerd's socket (ctr).")
+      ->capture_default_str();
+  upgrade_cmd->add_option("--runtime-endpoint", upgrade.runtime_endpoint,
+                          "CRI endpoint for crictl (default unix://<containerd address>).");
+  upgrade_cmd->add_option("--ansible-group-vars", upgrade.ansible_group_vars,
+                          "Also set kubevip_version in this Ansible vars file, keeping its formatting.");
+  AddSecondsOption(*upgrade_cmd, "--timeout", upgrade.timeout,
+                   "How long each wait (for the new version, for a rollback) may take.");
+  AddSecondsOption(*upgrade_cmd, "--settle", upgrade.settle,
+                   "How long the new version must stay healthy without lock-conflict lines.");
+  AddSecondsOption(*upgrade_cmd, "--pull-timeout", upgrade.pull_timeout, "How long the pre-pull may take.");
+
+  kvip::VerifyOptions verify;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "Run the kube-vip verification checklist; exit 0 when every check passes, else 1.");
+  AddClusterFlags(*verify_cmd, verify.cluster, serve);
+  verify_cmd->add_option("--expect-version", verify.expect_version,
+                         "Version every kube-vip pod must run (default: this node's manifest's tag).");
+
+  kvip::RecoverOptions recover;
+  CLI::App* recover_cmd = app.add_subcommand(
+      "recover", "Delete a stale kube-vip lease when provably safe, or --restore-backup locally.");
+  recover_cmd->footer(
+      "Exit codes: 0 recovered or nothing to do; 1 acted but recovery not seen; 2 usage; 3 no usable "
+      "backup; 4 API not reachable; 5 refused by the guard; 6 write or delete failed.");
+  AddClusterFlags(*recover_cmd, recover.cluster, serve);
+  recover_cmd->add_option("--exporter-urls", recover.exporter_urls,
+                          "Every node's kvip-exporter /metrics URL (comma-separated).")
+      ->delimiter(',');
+  recover_cmd->add_flag("--dry-run", recover.dry_run, "Check and print; change nothing.");
+  recover_cmd->add_flag("--restore-backup", recover.restore_backup,
+                        "Put this node's manifest backup back (scenarios A and C).");
+  recover_cmd->add_option("--backup", recover.backup,
+                          "Backup to restore (default: the upgrade's, else the newest *.bak).");
+  recover_cmd->add_option("--backup-dir", recover.backup_dir,
+                          "Where backups are (default: the manifests directory's parent).");
+  recover_cmd->add_option("--state-dir", recover.state_dir, "Where the upgrade state file lives.")
+      ->capture_default_str();
+  AddSecondsOption(*recover_cmd, "--timeout", recover.timeout, "How long to wait for recovery.");
+  app.require_subcommand(0, 1);
 
   try {
     app.parse(argc, argv);
@@ -87,5 +226,13 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
   kvip::SetupLogging(level, format);
+  if (upgrade_cmd->parsed() || verify_cmd->parsed() || recover_cmd->parsed()) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int code = upgrade_cmd->parsed() ? kvip::Upgrade(upgrade)
+               : verify_cmd->parsed() ? kvip::Verify(verify)
+                                      : kvip::Recover(recover);
+    curl_global_cleanup();
+    return code;
+  }
   return kvip::Serve(serve, VersionString().c_str());
 }

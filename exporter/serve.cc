@@ -5,12 +5,21 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cstdio>
 #include <cstdlib>
 
 #include "collectors/collector_set.h"
+#include "collectors/kubevip_log.h"
+#include "collectors/kubevip_scrape.h"
+#include "collectors/lease_watch.h"
+#include "collectors/manifest.h"
 #include "collectors/process.h"
+#include "collectors/vip_healthz.h"
+#include "collectors/vip_netlink.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "kube/client.h"
+#include "manifest/manifest.h"
 #include "web/web_server.h"
 
 namespace kvip {
@@ -33,10 +42,27 @@ std::string DefaultNodeName() {
   return host;
 }
 
+// Flags win; then the kube-vip container's env in the static pod manifest; then defaults.
+// An unreadable or malformed manifest is logged (naming the file and the problem) and
+// the daemon carries on with flags and defaults.
 Effective Resolve(const ServeOptions& options) {
   Effective e;
-  // TODO(manifest): take address, vip_interface, vip_leasename, cp_namespace and
-  // prometheus_server from the kube-vip manifest's env when readable.
+  if (!options.kubevip_manifest.empty()) {
+    std::string error;
+    if (auto m = manifest::ReadManifest(options.kubevip_manifest, error)) {
+      if (!m->VipAddress().empty()) e.vip_address = m->VipAddress();
+      if (!m->VipInterface().empty()) e.vip_interface = m->VipInterface();
+      if (!m->LeaseName().empty()) e.lease_name = m->LeaseName();
+      if (!m->LeaseNamespace().empty()) e.lease_namespace = m->LeaseNamespace();
+      if (!m->MetricsUrl().empty()) e.kubevip_metrics_url = m->MetricsUrl();
+      LogInfo("read the kube-vip manifest",
+              {{"path", options.kubevip_manifest}, {"image", m->image}});
+    } else if (access(options.kubevip_manifest.c_str(), F_OK) != 0) {
+      LogInfo("no kube-vip manifest; using flags and defaults", {{"err", error}});
+    } else {
+      LogError("ignoring the kube-vip manifest; using flags and defaults", {{"err", error}});
+    }
+  }
   e.node_name = options.node_name.empty() ? DefaultNodeName() : options.node_name;
   if (!options.vip_address.empty()) e.vip_address = options.vip_address;
   if (!options.vip_interface.empty()) e.vip_interface = options.vip_interface;
@@ -44,6 +70,23 @@ Effective Resolve(const ServeOptions& options) {
   if (!options.lease_namespace.empty()) e.lease_namespace = options.lease_namespace;
   if (!options.kubevip_metrics_url.empty()) e.kubevip_metrics_url = options.kubevip_metrics_url;
   return e;
+}
+
+// The Kubernetes client shared by the lease watch and the VIP healthz probe (CA, client
+// certificate, token). Without one the lease watch reports watch_up 0 and the rest carries on.
+std::shared_ptr<kube::Client> LoadKubeClient(const ServeOptions& options, std::string& error) {
+  if (!options.lease_watch && !options.vip_healthz) return nullptr;
+  auto config = kube::LoadClientConfig(options.kubeconfig, error);
+  if (!config) {
+    LogError("no Kubernetes client configuration: the lease watch reports "
+             "kubevip_lease_watch_up 0; the VIP healthz probe verifies with the system CA",
+             {{"err", error}});
+    return nullptr;
+  }
+  LogInfo("Kubernetes client", {{"source", config->source},
+                                {"server", config->server},
+                                {"user", config->user}});
+  return std::make_shared<kube::Client>(std::move(*config));
 }
 
 // One collector per source. Event-driven collectors attach to `loop`.
@@ -54,7 +97,45 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
   (void)e;
   std::vector<CollectorPtr> collectors;
   collectors.push_back(std::make_unique<ProcessCollector>());
+  if (!options.kubevip_manifest.empty())
+    collectors.push_back(std::make_unique<ManifestCollector>(options.kubevip_manifest));
+  collectors.push_back(
+      std::make_unique<VipNetlinkCollector>(loop, e.vip_address, e.vip_interface));
+  if (options.kubevip_log) {
+    collectors.push_back(std::make_unique<KubeVipLogCollector>(loop, options.kubevip_log_path));
+  }
+  KubeVipScrapeOptions scrape;
+  scrape.metrics_url = e.kubevip_metrics_url;
+  scrape.timeout = options.kubevip_scrape_timeout;
+  scrape.reexport = options.kubevip_reexport;
+  collectors.push_back(std::make_unique<KubeVipScrapeCollector>(std::move(scrape)));
+  std::string client_error;
+  std::shared_ptr<kube::Client> client = LoadKubeClient(options, client_error);
+  if (options.lease_watch) {
+    kube::LeaseWatchOptions lease;
+    lease.namespace_name = e.lease_namespace;
+    lease.lease_name = e.lease_name;
+    collectors.push_back(std::make_unique<LeaseWatchCollector>(loop, client, std::move(lease),
+                                                               e.node_name, client_error));
+  }
+  if (options.vip_healthz && !e.vip_address.empty()) {
+    VipHealthzOptions healthz;
+    healthz.vip = e.vip_address;
+    healthz.port = options.vip_healthz_port;
+    healthz.timeout = options.vip_healthz_timeout;
+    healthz.insecure = options.vip_healthz_insecure;
+    collectors.push_back(std::make_unique<VipHealthzCollector>(std::move(healthz), client));
+  }
   return collectors;
+}
+
+// SIGHUP re-reads --web.config.file (it is also re-read when it changes on disk).
+void ReloadWebConfigOnHangup(boost::asio::signal_set& hangups, WebServer& server) {
+  hangups.async_wait([&hangups, &server](const boost::system::error_code& error, int) {
+    if (error) return;
+    server.ReloadConfig();
+    ReloadWebConfigOnHangup(hangups, server);
+  });
 }
 
 }  // namespace
@@ -80,6 +161,7 @@ int Serve(const ServeOptions& options, const char* version_string) {
   WebOptions web;
   web.listen_address = options.listen_address;
   web.telemetry_path = options.telemetry_path;
+  web.web_config_file = options.web_config_file;
   web.version = version_string;
   std::unique_ptr<WebServer> server;
   try {
@@ -97,7 +179,16 @@ int Serve(const ServeOptions& options, const char* version_string) {
     LogInfo("shutting down", {{"signal", std::to_string(signal)}});
     loop.stop();
   });
+  boost::asio::signal_set hangups(loop, SIGHUP);
+  ReloadWebConfigOnHangup(hangups, *server);
   loop.run();
+  if (!server->Stop(web.shutdown_grace)) {
+    // A collector is still inside its deadline on a worker thread; running destructors
+    // (curl, collectors) under it is unsafe and waiting breaks the 1 s stop promise.
+    LogWarn("exiting while a scrape is still collecting");
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   server.reset();
   curl_global_cleanup();
   return 0;

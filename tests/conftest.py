@@ -16,8 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 def exporter_binary():
     """The kvip-exporter binary under test: $KVIP_EXPORTER_BIN, else the tools/test build."""
     candidates = [os.environ.get("KVIP_EXPORTER_BIN", ""),
-                  REPO / "build" / "test" / "exporter" / "kvip-exporter",
-                  REPO / "build" / "exporter" / "kvip-exporter"]
+                  REPO / "build" / "test" / "exporter" / "kvip-exporter"]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
@@ -79,3 +78,63 @@ def parse_metrics(text):
 def require_root():
     if os.geteuid() != 0:
         pytest.skip("SKIP: needs root for network namespaces")
+
+
+class Netns:
+    """A private network namespace (only loopback, up) for one test.
+
+    Processes started with popen() run inside it and are ended on close(), which also
+    deletes the namespace; nothing started here can reach a non-loopback address.
+    """
+
+    def __init__(self, tag):
+        self.name = f"kvt-{tag}-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        self.procs = []
+        run("ip", "link", "set", "lo", "up", netns=self.name)
+
+    def popen(self, *argv, **kw):
+        """Starts argv inside the namespace (ip netns exec execs it: same pid).
+
+        stdout and stderr are pipes unless given: read them, or pass DEVNULL or a file for
+        a chatty process (an unread pipe stalls it once full).
+        """
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        proc = subprocess.Popen(["ip", "netns", "exec", self.name] + [str(a) for a in argv],
+                                **kw)
+        self.procs.append(proc)
+        return proc
+
+    def run(self, *argv, **kw):
+        return run(*argv, netns=self.name, **kw)
+
+    def http_get(self, url, timeout=5):
+        """GET url from inside the namespace with curl; returns (status, body)."""
+        out = self.run("curl", "-sS", "--max-time", timeout, "-o", "-", "-w", "\n%{http_code}",
+                       url, check=False)
+        if out.returncode != 0:
+            raise OSError(f"curl {url}: {out.stderr.strip()}")
+        body, _, status = out.stdout.rpartition("\n")
+        return int(status), body
+
+    def close(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+
+@pytest.fixture
+def netns(request):
+    """A fresh Netns, removed after the test."""
+    require_root()
+    tag = request.node.module.__name__.rpartition(".")[2].removeprefix("test_")[:12]
+    ns = Netns(tag)
+    yield ns
+    ns.close()

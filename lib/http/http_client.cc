@@ -32,7 +32,10 @@ void SetBlob(CURL* curl, CURLoption option, const std::string& pem) {
   curl_easy_setopt(curl, option, &blob);
 }
 
-void ApplyTls(CURL* curl, const TlsOptions& tls) {
+}  // namespace
+
+void ApplyTls(void* curl_easy_handle, const TlsOptions& tls) {
+  CURL* curl = curl_easy_handle;
   if (tls.insecure_skip_verify) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -46,8 +49,6 @@ void ApplyTls(CURL* curl, const TlsOptions& tls) {
   else if (!tls.client_key_file.empty())
     curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.client_key_file.c_str());
 }
-
-}  // namespace
 
 HttpResponse HttpFetch(const HttpRequest& request) {
   HttpResponse response;

@@ -41,4 +41,8 @@ struct HttpResponse {
 
 HttpResponse HttpFetch(const HttpRequest& request);
 
+// Sets `tls` on a libcurl easy handle; shared by HttpFetch and the kube client's streaming
+// requests so both verify servers the same way.
+void ApplyTls(void* curl_easy_handle, const TlsOptions& tls);
+
 }  // namespace kvip

@@ -4,7 +4,7 @@
 
 namespace kvip {
 
-std::optional<std::string> ToCivetListeningPort(std::string_view address) {
+std::optional<ListenAddress> ParseListenAddress(std::string_view address) {
   size_t colon = address.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
   std::string_view host = address.substr(0, colon);
@@ -14,14 +14,16 @@ std::optional<std::string> ToCivetListeningPort(std::string_view address) {
   if (port.empty() || error != std::errc() || end != port.data() + port.size() || value > 65535) {
     return std::nullopt;
   }
-  if (host.empty()) return std::string(port);  // all IPv4 addresses, as ":9112" means
-  if (host.front() == '[') {
-    if (host.back() != ']') return std::nullopt;
-    return std::string(host) + ":" + std::string(port);
+  ListenAddress parsed;
+  parsed.port = static_cast<uint16_t>(value);
+  if (!host.empty() && host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return std::nullopt;  // IPv6 needs brackets
   }
-  if (host.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs brackets
-  if (host == "localhost") host = "127.0.0.1";
-  return std::string(host) + ":" + std::string(port);
+  parsed.host = host == "localhost" ? "127.0.0.1" : std::string(host);
+  return parsed;
 }
 
 }  // namespace kvip

@@ -1,26 +1,9 @@
 #include <gtest/gtest.h>
 
 #include "common/logging.h"
-#include "web/listen_address.h"
 
 namespace kvip {
 namespace {
-
-TEST(ListenAddress, PrometheusStyleAddresses) {
-  EXPECT_EQ(ToCivetListeningPort(":9112"), "9112");
-  EXPECT_EQ(ToCivetListeningPort("127.0.0.1:0"), "127.0.0.1:0");
-  EXPECT_EQ(ToCivetListeningPort("localhost:9112"), "127.0.0.1:9112");
-  EXPECT_EQ(ToCivetListeningPort("[::1]:9112"), "[::1]:9112");
-}
-
-TEST(ListenAddress, RejectsMalformed) {
-  EXPECT_EQ(ToCivetListeningPort("9112"), std::nullopt);
-  EXPECT_EQ(ToCivetListeningPort(":"), std::nullopt);
-  EXPECT_EQ(ToCivetListeningPort(":65536"), std::nullopt);
-  EXPECT_EQ(ToCivetListeningPort(":91a2"), std::nullopt);
-  EXPECT_EQ(ToCivetListeningPort("::1:9112"), std::nullopt);
-  EXPECT_EQ(ToCivetListeningPort("[::1:9112"), std::nullopt);
-}
 
 TEST(Logging, LogfmtQuotesOnlyWhenNeeded) {
   EXPECT_EQ(FormatLogRecord(LogFormat::kLogfmt, "T", "info", "watch up",

@@ -1,0 +1,402 @@
+"""Writes bench/results.md and bench/latency.png from bench/run's raw results."""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+KVIP = "kvip-exporter"
+NE_MIN = "node_exporter (minimal)"
+STANDIN = "node_exporter (stand-in for kube-vip)"
+
+
+def mb(kb):
+    return f"{kb / 1024:.1f}" if kb is not None else "n/a"
+
+
+def ms(v, digits=1):
+    if v is None or v != v:
+        return "n/a"
+    if v >= 1000:
+        return f"{v / 1000:.2f} s"
+    return f"{v:.{digits}f}"
+
+
+def verdict(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def machine_section(r):
+    m = r.get("machine", {})
+    la = m.get("loadavg_during", {})
+    lines = ["## Machine", "",
+             table(["", ""], [
+                 ["date", m.get("date", "?")],
+                 ["`nproc`", m.get("nproc", "?")],
+                 ["CPU", m.get("cpu", "?")],
+                 ["kernel", m.get("kernel", "?")],
+                 ["load average (1 min) during the run",
+                  f"median {la.get('p50', float('nan')):.1f}, min {la.get('min', float('nan')):.1f}, "
+                  f"max {la.get('max', float('nan')):.1f} (sampled every 5 s; "
+                  f"{m.get('nproc', '?')} CPUs shared with other builds and testbeds)"
+                  if la.get("n") else "n/a"],
+                 ["phases in the last run", " ".join(m.get("phases", []))],
+             ]), "", "`free -m` at the start:", "", "```", m.get("free", ""), "```", ""]
+    return lines
+
+
+def footprint_section(lb, targets):
+    fp = lb.get("footprint", {})
+    if not fp:
+        return []
+    base = fp.get(NE_MIN, {}).get("rss_kb_median")
+    rows = []
+    for name, v in fp.items():
+        ratio = f"{v['rss_kb_median'] / base:.2f}" if base else "n/a"
+        cpu = f"{v['cpu_seconds'] * 1000:.1f} ms ({v['cpu_percent']:.3f} %)" if v["cpu_seconds"] is not None else "n/a (restarted)"
+        rows.append([name, mb(v["rss_kb_median"]), mb(v["rss_kb_max"]), ratio, cpu, v["threads"]])
+    out = ["## Footprint (idle, same 60 s window for every process)", "",
+           f"Measured {lb.get('measured', '?')}; load average during the window: median "
+           f"{lb.get('footprint_load', {}).get('p50', float('nan')):.1f}. RSS from `/proc/PID/status` "
+           "every second; CPU over the window = the larger of utime+stime (10 ms ticks, exited threads included) and the threads' schedstat run time (ns). kube-vip rows are its "
+           "container process in the testbed; testbed exporters run every collector (lease watch, "
+           "VIP netlink, kube-vip scrape, healthz, log tail, manifest).", "",
+           table(["process", "RSS median (MiB)", "RSS max (MiB)", "RSS / node_exporter (minimal)",
+                  "CPU over the window", "threads"], rows), ""]
+    g = lb.get("rss_growth", {})
+    if g:
+        rows = []
+        for name, v in g.items():
+            b = v["batches"]
+            rows.append([name, mb(v["rss_kb_before"]), f"{mb(b[0]['rss_kb_after'])} ({b[0]['ok']} ok)",
+                         f"{mb(b[1]['rss_kb_after'])} ({b[1]['ok']} ok)",
+                         f"{(b[1]['rss_kb_after'] - b[0]['rss_kb_after']):+d} KiB"])
+        out += ["### RSS after 10 000 and 20 000 more scrapes (after the serving runs)", "",
+                table(["process", "RSS before (MiB)", "after +10k", "after +20k",
+                       "growth in the second 10k"], rows), ""]
+    return out
+
+
+def serving_section(lb):
+    sv = lb.get("serving", {})
+    if not sv:
+        return []
+    rows = []
+    for rate in ("10", "200", "1000"):
+        base = sv.get(NE_MIN, {}).get(rate, {}).get("latency_ms", {}).get("p99")
+        for name in (KVIP, NE_MIN, STANDIN):
+            a = sv.get(name, {}).get(rate)
+            if not a:
+                continue
+            l = a["latency_ms"]
+            ratio = f"{l['p99'] / base:.2f}" if base else "n/a"
+            rows.append([f"{rate}/s", name, f"{a['achieved_rps']:.0f}", ms(l.get("p50"), 2),
+                         ms(l.get("p90"), 2), ms(l.get("p99"), 2), ms(l.get("max"), 1), ratio,
+                         a["completed"] - a["ok"] + (a["scheduled"] - a["completed"])])
+    bb = lb.get("body_bytes", {})
+    out = ["## Serving /metrics on loopback", "",
+           "Client: `bench/lib/fixed_rate.cc` (libcurl multi, 8 keep-alive connections, open loop: "
+           "request *i* is due at *i*/rate and its latency counts from that due time, as wrk2 does; "
+           "Debian's wrk 4.1 has no fixed-rate mode). No `Accept-Encoding`, so no gzip on either side. "
+           "Each rate runs 3 rounds, the targets taking turns within a round, so they share the "
+           f"machine's load. Load average during these runs: median "
+           f"{lb.get('serving_load', {}).get('p50', float('nan')):.1f}.", "",
+           "kvip-exporter here: " + " ".join(f"`{f}`" for f in lb.get("kvip_flags", [])) +
+           " (no lease watch, no VIP healthz: both need a cluster); its kube-vip scrape reads the "
+           "stand-in, so **every kvip-exporter scrape includes one stand-in scrape** (a loopback HTTP "
+           "request, parse and re-export).", "",
+           f"{lb.get('node_exporter_version', 'node_exporter')}. minimal = `--collector.disable-defaults "
+           "--collector.meminfo --collector.loadavg`; stand-in = `--collector.disable-defaults` (go_*, "
+           "process_*, promhttp_* only, the shape of kube-vip's :2112).", "",
+           "Body sizes: " + ", ".join(f"{n} {v} B" for n, v in bb.items()) + ".", "",
+           table(["rate", "target", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+                  "p99 / node_exporter (minimal)", "errors + unsent"], rows), ""]
+    return out
+
+
+def callgrind_section(cg):
+    if not cg:
+        return []
+    rows = []
+    for name, v in cg.items():
+        if not isinstance(v, dict) or name == "measured":
+            continue
+        if "error" in v:
+            rows.append([name, "n/a", v["error"][:160]])
+        else:
+            rows.append([name, f"{v['ir_per_scrape'] / 1e6:.2f} M",
+                         f"{v['scrapes']} scrapes: {v['ir_busy'] / 1e6:.0f} M; idle run of the same "
+                         f"length: {v['ir_idle'] / 1e6:.0f} M"])
+    out = ["## Instructions per scrape (valgrind --tool=callgrind)", "",
+           "Two runs per process under callgrind: one serving N sequential scrapes after 20 warm-up "
+           "scrapes, one idle for as long after the same warm-up; the difference over N is the cost "
+           "of a scrape, start-up and timers cancelled. Repeatable to a few per cent on a busy machine.",
+           "", table(["process", "instructions per scrape", "how"], rows), ""]
+    kv = cg.get(KVIP, {})
+    if kv.get("top_exclusive"):
+        out += ["Where kvip-exporter's instructions go in the scrape run (exclusive, whole run "
+                "including start-up; top 12):", "",
+                table(["% of run", "function"], [[f"{e['percent']:.1f}", f"`{e['function'][:110]}`"]
+                                                  for e in kv["top_exclusive"][:12]]), ""]
+    return out
+
+
+def detection_section(tb):
+    d = tb.get("detection", {})
+    fo = tb.get("failover", {})
+    if not d and not fo:
+        return []
+    out = ["## Detection latency (testbed)", "",
+           f"Measured {tb.get('measured', '?')} on testbed `{tb.get('testbed')}` (3 nodes, real kube-apiserver "
+           "v1.35.4, kube-vip static pods). Changes are made from inside node cp1's namespace; a poller "
+           "there reads /metrics back to back. Latency = start of the first poll that shows the change "
+           "minus the moment the change was sent (a scrape shows the state as of its start, so this is "
+           "exact to within one poll, the resolution in the last column); the upper bound uses the end "
+           "of that poll instead. The lease events move the holder of a Lease of our own (`kube-system/bench-lock`, "
+           "by PATCH) and the VIP events add/remove an address of our own (10.10.30.99/32 on eno1, by "
+           "rtnetlink), so kube-vip's real lease and VIP stay untouched; a dedicated exporter on cp1 "
+           "watches them (same code path; `--no-vip.healthz` and its kube-vip scrape pointed at a closed "
+           "port, so a poll costs only the exporter itself). kube-state-metrics v2.20.0 "
+           "(`--resources=leases`) watches the same API server.", ""]
+    rows = []
+    if d.get("lease"):
+        L = d["lease"]
+        for name, who in ((KVIP, "exporter"), ("kube-state-metrics", "kube-state-metrics")):
+            v = L[who]
+            if not v["polls"]:
+                continue
+            s = v["latency_ms"]
+            rows.append([f"lease holder change ({L['events']} events)", name,
+                         "`kubevip_is_leader`" if who == "exporter" else "`kube_lease_owner{lease_holder}`",
+                         ms(s.get("p50")), ms(s.get("p99")), ms(v.get("upper_ms", {}).get("p99")), v["missed"],
+                         f"{v['poll_ms_p50']:.1f}"])
+    if d.get("vip"):
+        V = d["vip"]
+        v = V["exporter"]
+        s = v["latency_ms"]
+        rows.append([f"VIP add/remove ({V['events']} events)", KVIP, "`kubevip_vip_bound`",
+                     ms(s.get("p50")), ms(s.get("p99")), ms(v.get("upper_ms", {}).get("p99")), v["missed"],
+                     f"{v['poll_ms_p50']:.1f}"])
+        rows.append(["VIP add/remove", "seed (kube-state-metrics)", "none: no VIP metric exists in the seed's path",
+                     "–", "–", "–", "–", "–"])
+    if rows:
+        out += [table(["event", "who", "series", "p50 ms", "p99 ms", "p99 upper bound ms", "missed",
+                       "poll p50 ms"], rows), ""]
+        if d.get("lease"):
+            out += [f"The PATCH itself took p50 {ms(d['lease']['write_ms']['p50'])} ms, p99 "
+                    f"{ms(d['lease']['write_ms']['p99'])} ms (included above). In Prometheus both paths add "
+                    "the scrape interval (30 s in the seed's and our ServiceMonitors): on average +15 s, at "
+                    "worst +30 s, so what the user sees is dominated by the scrape interval for both; the "
+                    "exporter's share is the figure above. `kube_lease_renew_time` comes from the same "
+                    "object update as `kube_lease_owner` but has whole-second resolution.", ""]
+    if fo.get("events"):
+        out += [f"### Real failovers ({len(fo['events'])} x SIGTERM to the leading kube-vip; pollers at 20 Hz)", "",
+                "Reference: the new holder's `acquireTime`, written by the new leader (same machine clock).", "",
+                table(["what", "p50", "p99", "max", "n"], [
+                    ["kvip-exporter: new leader's `kubevip_is_leader` = 1, after acquireTime",
+                     ms(fo["exporter_after_acquire_ms"].get("p50")), ms(fo["exporter_after_acquire_ms"].get("p99")),
+                     ms(fo["exporter_after_acquire_ms"].get("max")), fo["exporter_after_acquire_ms"]["n"]],
+                    ["kube-state-metrics: `kube_lease_owner` shows the new holder, after acquireTime",
+                     ms(fo["ksm_after_acquire_ms"].get("p50")), ms(fo["ksm_after_acquire_ms"].get("p99")),
+                     ms(fo["ksm_after_acquire_ms"].get("max")), fo["ksm_after_acquire_ms"]["n"]],
+                    ["kill → new leader's `kubevip_is_leader` = 1 (kube-vip's own failover included)",
+                     ms(fo["exporter_after_kill_ms"].get("p50")), ms(fo["exporter_after_kill_ms"].get("p99")),
+                     ms(fo["exporter_after_kill_ms"].get("max")), fo["exporter_after_kill_ms"]["n"]],
+                    ["kill → new leader's `kubevip_vip_bound` = 1",
+                     ms(fo["vip_bound_after_kill_ms"].get("p50")), ms(fo["vip_bound_after_kill_ms"].get("p99")),
+                     ms(fo["vip_bound_after_kill_ms"].get("max")), fo["vip_bound_after_kill_ms"]["n"]],
+                ]), ""]
+    return out
+
+
+def api_rows(w, who):
+    per_min = 60.0 / w["seconds"]
+    rows = []
+    for key, v in sorted(w["delta"].items()):
+        verb, what, scope = key.split(" ")
+        rows.append([w["label"], verb, what, scope, f"{v:.0f}", f"{v * per_min:.1f}", who(verb, what, scope)])
+    return rows
+
+
+def attribute(verb, what, scope):
+    if what == "leases" and verb in ("LIST", "WATCH") and scope == "resource":
+        return "kvip-exporter (single-lease LIST/WATCH)"
+    if what == "leases" and verb in ("LIST", "WATCH") and scope == "cluster":
+        return "kube-state-metrics (all leases)"
+    if what == "/healthz":
+        return "kvip-exporter VIP healthz probe (at scrape time)"
+    if what == "leases" and scope == "resource":
+        return "kube-vip / kubelet / apiserver lease renewals"
+    return "testbed"
+
+
+def api_section(tb):
+    windows = [tb[k] for k in ("api_baseline", "api_exporters", "api_both", "api_failover") if tb.get(k)]
+    if not windows:
+        return []
+    rows = []
+    for w in windows:
+        rows += api_rows(w, attribute)
+    out = ["## API server load (from the API servers' own `apiserver_request_total`)", "",
+           "Summed over the three kube-apiservers (`kubectl get --raw /metrics` in each node namespace); "
+           "lease requests and health endpoints only. Callers are told apart by scope: the exporter "
+           "LISTs/WATCHes one Lease by name (`scope=resource`), kube-state-metrics all Leases "
+           "(`scope=cluster`), kube-vip and the kubelets GET/PUT their own Lease.", ""]
+    for w in windows:
+        extra = f", {w['scrapes']} scrapes" if w.get("scrapes") else ""
+        out.append(f"- {w['label']}: {w['seconds']:.0f} s window{extra}"
+                   + (f"; open lease watches at the end: {w['watches_open']}" if w.get("watches_open") else ""))
+    out += ["", table(["window", "verb", "resource", "scope", "requests", "per minute", "caller"], rows), ""]
+    return out
+
+
+def upgrade_section(tb):
+    up = tb.get("upgrade")
+    if not up:
+        return ["## Upgrade VIP unavailability", "", "Not measured in this run.", ""]
+    rows = []
+    for i, r in enumerate(up["runs"], 1):
+        rows.append([i, r["to"], " → ".join(r["order"]), "yes" if r["ok"] else "**no**",
+                     f"{r['seconds']:.0f}", f"{r['unavailable_s']:.1f}", f"{r['longest_gap_s']:.1f}",
+                     f"{r['failed']}/{r['probes']}"])
+    out = ["## Rolling upgrade: VIP unavailability", "",
+           "`kvip-exporter upgrade --to vX` run on each node in turn (followers first, the leader last), "
+           "alternating v1.0.3 → v1.0.4 and back; a 10 Hz HTTPS `/healthz` probe of the VIP from the "
+           "testbed's lan namespace (fresh connection each, 0.5 s timeout). Unavailable = from the first "
+           "failed probe of a run of failures to the next success.", "",
+           table(["run", "to", "order", "completed", "total s", "VIP unavailable s", "longest gap s",
+                  "failed probes"], rows), ""]
+    for i, r in enumerate(up["runs"], 1):
+        for s in r["steps"]:
+            if s["rc"]:
+                out += [f"Run {i}, {s['node']}: exit {s['rc']}:", "", "```", s["stderr_tail"].strip(), "```", ""]
+    return out
+
+
+def targets_section(r):
+    lb, tb, cg = r.get("loopback", {}), r.get("testbed", {}), r.get("callgrind", {})
+    rows = []
+    fp = lb.get("footprint", {})
+    if fp.get(KVIP) and fp.get(NE_MIN):
+        k, n = fp[KVIP]["rss_kb_median"], fp[NE_MIN]["rss_kb_median"]
+        rows.append(["RSS ≤ 1/3 of node_exporter's", f"{mb(k)} vs {mb(n)} MiB = {k / n:.2f}", verdict(k <= n / 3),
+                     "shared libraries mapped and touched (libstdc++, libcurl + OpenSSL, Boost) dominate"])
+    sv = lb.get("serving", {})
+    if sv.get(KVIP, {}).get("200") and sv.get(NE_MIN, {}).get("200"):
+        k = sv[KVIP]["200"]["latency_ms"]["p99"]
+        n = sv[NE_MIN]["200"]["latency_ms"]["p99"]
+        s = sv.get(STANDIN, {}).get("200", {}).get("latency_ms", {}).get("p99")
+        rows.append(["/metrics p99 ≤ node_exporter's at 200 req/s",
+                     f"{ms(k, 2)} vs {ms(n, 2)} ms (stand-in alone {ms(s, 2)} ms)", verdict(k <= n),
+                     "each scrape waits for the synchronous kube-vip scrape (the stand-in's own latency) first"])
+    d = tb.get("detection", {})
+    if d.get("lease"):
+        p = d["lease"]["exporter"]["latency_ms"].get("p99")
+        rows.append(["lease change visible < 50 ms p99", f"p99 {ms(p)} ms (kube-state-metrics "
+                     f"{ms(d['lease']['kube-state-metrics']['latency_ms'].get('p99'))} ms + 30 s scrape)",
+                     verdict(p is not None and p < 50 and d['lease']['exporter']['missed'] == 0),
+                     "includes the PATCH round trip and one poll"])
+    if d.get("vip"):
+        p = d["vip"]["exporter"]["latency_ms"].get("p99")
+        rows.append(["VIP change visible < 10 ms p99", f"p99 {ms(p)} ms", verdict(p is not None and p < 10 and d['vip']['exporter']['missed'] == 0),
+                     f"poll resolution p50 {d['vip']['exporter']['poll_ms_p50']:.1f} ms (a full scrape, kube-vip scrape included)"])
+    w = tb.get("api_exporters")
+    if w:
+        reqs = {k: v for k, v in w["delta"].items() if k.split(" ")[1] == "leases" and k.split(" ")[2] == "resource"
+                and k.split(" ")[0] in ("LIST", "WATCH")}
+        healthz = sum(v for k, v in w["delta"].items() if k.split(" ")[1] == "/healthz")
+        watches = w.get("watches_open", {})
+        rows.append(["zero API requests per scrape, one watch per node",
+                     f"lease requests: {sum(reqs.values()):.0f} in {w['seconds']:.0f} s over {w['scrapes']} scrapes "
+                     f"({', '.join(f'{k.split()[0]} {v:.0f}' for k, v in reqs.items()) or 'none'}); "
+                     f"/healthz: {healthz:.0f}; open watches {watches}",
+                     verdict(healthz == 0 and sum(reqs.values()) <= 3 * max(1, w['seconds'] / 60 + 1)),
+                     "the VIP healthz collector makes one /healthz request per scrape; the watch is re-opened "
+                     "every 60 s (watch_timeout)"])
+    up = tb.get("upgrade", {}).get("runs")
+    if up:
+        worst = max(r["unavailable_s"] for r in up)
+        rows.append(["rolling upgrade < 3 s total VIP unavailability",
+                     f"worst of {len(up)}: {worst:.1f} s", verdict(worst < 3 and all(r['ok'] for r in up)),
+                     "kube-vip's own failover on the leader's restart"])
+    else:
+        rows.append(["rolling upgrade < 3 s total VIP unavailability", "pending", "–",
+                     "not measured in this run"])
+    if not rows:
+        return []
+    return ["## Targets", "", table(["target", "figure", "verdict", "what limits it"], rows), ""]
+
+
+def plot(r, path):
+    lb, tb = r.get("loopback", {}), r.get("testbed", {})
+    panels = []
+    sv = lb.get("serving", {})
+    for rate in ("200", "1000"):
+        if any(sv.get(n, {}).get(rate) for n in (KVIP, NE_MIN, STANDIN)):
+            panels.append(("serve", rate))
+    d = tb.get("detection", {})
+    if d.get("lease") or d.get("vip"):
+        panels.append(("detect", None))
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2))
+    if len(panels) == 1:
+        axes = [axes]
+    for ax, (kind, rate) in zip(axes, panels):
+        series = []
+        if kind == "serve":
+            for n in (KVIP, NE_MIN, STANDIN):
+                a = sv.get(n, {}).get(rate)
+                if a:
+                    series.append((n, a["latencies_ms"]))
+            ax.set_title(f"/metrics latency at {rate} req/s (loopback)")
+        else:
+            if d.get("lease"):
+                series.append(("lease → kubevip_is_leader", d["lease"]["exporter"]["raw"]))
+                series.append(("lease → kube_lease_owner (KSM)", d["lease"]["kube-state-metrics"]["raw"]))
+            if d.get("vip"):
+                series.append(("VIP → kubevip_vip_bound", d["vip"]["exporter"]["raw"]))
+            ax.set_title("detection latency (testbed)")
+        for name, values in series:
+            v = sorted(x for x in values if x > 0)
+            if not v:
+                continue
+            ax.plot(v, [100.0 * (i + 1) / len(v) for i in range(len(v))], label=f"{name} (n={len(v)})")
+        ax.set_xscale("log")
+        ax.set_xlabel("milliseconds (log)")
+        ax.set_ylabel("cumulative %")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.axhline(99, color="grey", lw=0.6, ls="--")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(r, bench_dir):
+    lines = ["# kvip-exporter performance, side by side with its peers", "",
+             "Generated by `bench/run` (do not edit by hand). The machine is shared and busy: read the "
+             "ratios, medians and percentiles of processes measured side by side in the same window, "
+             "and the instruction counts, rather than any absolute time.", "",
+             "![latency distributions](latency.png)", ""]
+    lines += targets_section(r)
+    lines += machine_section(r)
+    lb = r.get("loopback", {})
+    lines += footprint_section(lb, None)
+    lines += serving_section(lb)
+    lines += callgrind_section(r.get("callgrind", {}))
+    tb = r.get("testbed", {})
+    lines += detection_section(tb)
+    lines += api_section(tb)
+    lines += upgrade_section(tb)
+    with open(os.path.join(bench_dir, "results.md"), "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    plot(r, os.path.join(bench_dir, "latency.png"))

@@ -1,0 +1,321 @@
+#include "recover.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "common/logging.h"
+#include "common/metric_family.h"
+#include "http/http_client.h"
+#include "manifest/durable_file.h"
+#include "manifest/recover_plan.h"
+#include "manifest/upgrade_plan.h"
+#include "promtext/parse.h"
+
+namespace kvip {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kMaxManifestBytes = 1 << 20;
+constexpr auto kPollInterval = std::chrono::milliseconds(500);
+
+std::string Label(const prometheus::ClientMetric& metric, const std::string& name) {
+  for (const auto& label : metric.label)
+    if (label.name == name) return label.value;
+  return "";
+}
+
+// What one node's kvip-exporter says about the VIP.
+manifest::ExporterView AskExporter(const std::string& url, const std::string& vip,
+                                   std::chrono::milliseconds timeout) {
+  manifest::ExporterView view;
+  view.url = url;
+  HttpRequest request;
+  request.url = url;
+  request.timeout = timeout;
+  HttpResponse r = HttpFetch(request);
+  if (!r.ok || r.status != 200) {
+    view.error = r.ok ? "HTTP " + std::to_string(r.status) : r.error;
+    return view;
+  }
+  promtext::ParseResult parsed = promtext::Parse(r.body);
+  if (!parsed.ok()) {
+    view.error = "not Prometheus text format: " + parsed.error->ToString();
+    return view;
+  }
+  view.up = true;
+  for (const auto& family : parsed.families) {
+    for (const auto& metric : family.metric) {
+      if (family.name == "kvip_exporter_node_info") view.node = Label(metric, "node");
+      if (Label(metric, "vip") != vip) continue;
+      if (family.name == "kubevip_vip_bound") view.vip_bound = metric.gauge.value == 1;
+      if (family.name == "kubevip_vip_last_change_timestamp_seconds")
+        view.vip_last_change = metric.gauge.value;
+    }
+  }
+  return view;
+}
+
+void Print(OutputFormat format, const char* mode, const std::vector<Check>& checks,
+           const std::string& result, int exit_code, const std::string& message) {
+  if (format == OutputFormat::kJson) {
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    w.Key("command");
+    w.String("recover");
+    w.Key("mode");
+    w.String(mode);
+    w.Key("result");
+    w.String(result.c_str());
+    w.Key("exit_code");
+    w.Int(exit_code);
+    w.Key("message");
+    w.String(message.c_str());
+    WriteChecksJson(w, "checks", checks);
+    w.EndObject();
+    std::cout << buffer.GetString() << "\n";
+  } else {
+    std::cout << "kube-vip recover (" << mode << "):\n";
+    PrintCheckTable(std::cout, checks);
+    std::cout << "result: " << result << " (exit " << exit_code << "): " << message << "\n";
+  }
+}
+
+int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
+  constexpr const char* kMode = "stale-lease";
+  ClusterAccess access = OpenClusterAccess(options.cluster);
+  std::vector<Check> checks;
+  if (!access.manifest)
+    checks.push_back({"manifest", false, access.manifest_error + " (using defaults for lease and VIP)"});
+  if (access.vip.empty()) {
+    checks.push_back({"vip", false, "no VIP: the manifest has none and --vip.address is not set"});
+    Print(format, kMode, checks, "cannot-check", kRecoverUsage, "the VIP is needed to ask the exporters");
+    return kRecoverUsage;
+  }
+  LeaseLookup lease = FetchLease(access);
+  if (!lease.ok) {
+    checks.push_back({"lease", false, lease.error});
+    Print(format, kMode, checks, "cannot-check", kRecoverCannotCheck,
+          "the API did not answer; with the VIP down, point --kubeconfig at a node's own API server "
+          "(e.g. /etc/kubernetes/admin.conf with its server set to https://<node-ip>:6443)");
+    return kRecoverCannotCheck;
+  }
+  std::string pods_error;
+  auto pods = FetchKubeVipPods(access, pods_error);
+  if (!pods) {
+    checks.push_back({"pods", false, pods_error});
+    Print(format, kMode, checks, "cannot-check", kRecoverCannotCheck, "cannot list kube-vip's pods");
+    return kRecoverCannotCheck;
+  }
+  manifest::StaleLeaseFacts facts;
+  facts.lease_present = lease.present;
+  facts.lease = lease.lease;
+  if (access.manifest && access.manifest->LeaseDuration())
+    facts.fallback_duration_seconds = static_cast<int>(access.manifest->LeaseDuration()->count());
+  for (const auto& pod : *pods) facts.kube_vip_nodes.push_back(pod.node);
+  for (const std::string& url : options.exporter_urls)
+    facts.exporters.push_back(AskExporter(url, access.vip, options.cluster.request_timeout));
+  Check healthz = ProbeVipHealthz(access);
+  facts.vip_answers = healthz.ok;
+  facts.now = UnixNow();
+  manifest::StaleLeaseDecision decision = manifest::DecideStaleLease(facts);
+  for (const auto& finding : decision.findings)
+    checks.push_back({"checked", !finding.blocks, finding.text});
+  if (!decision.stale) {
+    Print(format, kMode, checks, "nothing-to-do", kRecoverOk, decision.verdict);
+    return kRecoverOk;
+  }
+  if (!decision.delete_lease) {
+    Print(format, kMode, checks, "refused", kRecoverRefused, decision.verdict);
+    return kRecoverRefused;
+  }
+  const std::string lease_path = "/apis/coordination.k8s.io/v1/namespaces/" + access.LeaseNamespace() +
+                                 "/leases/" + access.LeaseName();
+  if (options.dry_run) {
+    checks.push_back({"plan", true, "DELETE " + lease_path + " if resourceVersion is still " +
+                                        lease.lease.resource_version});
+    Print(format, kMode, checks, "planned", kRecoverOk, "dry run: " + decision.verdict);
+    return kRecoverOk;
+  }
+  // Preconditions: delete exactly the lease that was examined, not one renewed meanwhile.
+  const std::string body = "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"preconditions\":{\"uid\":\"" +
+                           lease.lease.uid + "\",\"resourceVersion\":\"" + lease.lease.resource_version +
+                           "\"}}";
+  HttpResponse r = access.api->Request("DELETE", lease_path, body, options.cluster.request_timeout);
+  if (!r.ok || (r.status != 200 && r.status != 202)) {
+    checks.push_back({"delete", false, access.api->DescribeFailure("delete", lease_path, r)});
+    Print(format, kMode, checks, "failed", kRecoverWriteFailed, "the lease was not deleted");
+    return kRecoverWriteFailed;
+  }
+  LogInfo("deleted the stale lease", {{"lease", access.LeaseNamespace() + "/" + access.LeaseName()}});
+  checks.push_back({"delete", true, "deleted " + access.LeaseNamespace() + "/" + access.LeaseName() +
+                                        " (resourceVersion " + lease.lease.resource_version + ")"});
+  const auto started = Clock::now();
+  const auto deadline = started + options.timeout;
+  while (true) {
+    LeaseLookup now = FetchLease(access);
+    Check vip = ProbeVipHealthz(access);
+    if (now.present && now.lease.FreshAt(UnixNow()) && vip.ok) {
+      checks.push_back({"re-elected", true, now.lease.holder + " holds the new lease; " + vip.detail,
+                        std::chrono::duration<double>(Clock::now() - started).count()});
+      Print(format, kMode, checks, "recovered", kRecoverOk, "new leader " + now.lease.holder);
+      return kRecoverOk;
+    }
+    if (Clock::now() >= deadline) {
+      checks.push_back({"re-elected", false,
+                        (now.present ? "lease holder \"" + now.lease.holder + "\"" : std::string("no lease")) +
+                            "; " + vip.detail,
+                        std::chrono::duration<double>(Clock::now() - started).count()});
+      Print(format, kMode, checks, "not-confirmed", kRecoverNotConfirmed,
+            "no new leader with a working VIP within the timeout; next: `recover --restore-backup` on "
+            "each node (scenario B step 3)");
+      return kRecoverNotConfirmed;
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+// The backup to restore: --backup, else the one the upgrade state names, else the newest
+// <manifest name>.*.bak next to the manifests directory.
+std::string FindBackup(const RecoverOptions& options, std::optional<manifest::UpgradeState>& state) {
+  const std::string state_file = options.state_dir + "/upgrade-state.json";
+  std::string text;
+  std::string error;
+  if (manifest::ReadWholeFile(state_file, text, kMaxManifestBytes, error))
+    state = manifest::ParseUpgradeState(text, state_file, error);
+  if (!options.backup.empty()) return options.backup;
+  if (state && state->manifest_path == options.cluster.kubevip_manifest) return state->backup_path;
+  std::string pattern = manifest::BackupPathFor(options.cluster.kubevip_manifest, "*", options.backup_dir);
+  glob_t matches{};
+  std::string newest;
+  long long newest_mtime = -1;
+  if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
+    for (size_t i = 0; i < matches.gl_pathc; ++i) {
+      struct stat st {};
+      if (stat(matches.gl_pathv[i], &st) == 0 && st.st_mtim.tv_sec > newest_mtime) {
+        newest_mtime = st.st_mtim.tv_sec;
+        newest = matches.gl_pathv[i];
+      }
+    }
+  }
+  globfree(&matches);
+  return newest.empty() ? pattern : newest;
+}
+
+int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
+  constexpr const char* kMode = "restore-backup";
+  const std::string& manifest_path = options.cluster.kubevip_manifest;
+  std::vector<Check> checks;
+  std::optional<manifest::UpgradeState> state;
+  const std::string backup_path = FindBackup(options, state);
+  std::string error;
+  std::string backup;
+  std::optional<manifest::KubeVipManifest> backed_up;
+  if (manifest::ReadWholeFile(backup_path, backup, kMaxManifestBytes, error))
+    backed_up = manifest::ParseManifest(backup, backup_path, error);
+  checks.push_back({"backup", backed_up.has_value(),
+                    backed_up ? backup_path + " runs " + backed_up->image : error});
+  if (!backed_up) {
+    Print(format, kMode, checks, "failed", kRecoverBadBackup, "no usable backup (pass --backup FILE)");
+    return kRecoverBadBackup;
+  }
+  std::string current;
+  bool have_current = manifest::ReadWholeFile(manifest_path, current, kMaxManifestBytes, error);
+  std::string current_error;
+  auto current_manifest = have_current ? manifest::ParseManifest(current, manifest_path, current_error)
+                                       : std::nullopt;
+  checks.push_back({"manifest", true,
+                    !have_current      ? manifest_path + " unreadable: " + error
+                    : current_manifest ? manifest_path + " runs " + current_manifest->image
+                                       : current_error});
+  const bool same = have_current && current == backup;
+  if (options.dry_run) {
+    checks.push_back({"plan", true, same ? "nothing to write: the backup is in place"
+                                         : "write " + backup_path + " to " + manifest_path + " atomically"});
+    Print(format, kMode, checks, "planned", kRecoverOk, "dry run: nothing was changed");
+    return kRecoverOk;
+  }
+  double not_before = 0;
+  if (!same) {
+    auto ownership = manifest::OwnershipOf(have_current ? manifest_path : backup_path, error);
+    bool ok = ownership && manifest::WriteFileAtomically(manifest_path, backup, *ownership, error);
+    checks.push_back({"restore", ok, ok ? backup_path + " -> " + manifest_path : error});
+    if (!ok) {
+      Print(format, kMode, checks, "failed", kRecoverWriteFailed, "the manifest was not restored");
+      return kRecoverWriteFailed;
+    }
+    not_before = UnixNow();
+  } else {
+    checks.push_back({"restore", true, "the backup is already in place"});
+  }
+  // An unfinished upgrade must not resume over the restored manifest.
+  if (state && !manifest::IsTerminal(state->step) && state->manifest_path == manifest_path) {
+    state->step = manifest::UpgradeStep::kRolledBack;
+    state->failure = "restored by `kvip-exporter recover --restore-backup`";
+    state->updated_at = UnixNow();
+    bool ok = manifest::WriteFileAtomically(options.state_dir + "/upgrade-state.json",
+                                            manifest::SerializeUpgradeState(*state),
+                                            {0600, geteuid(), getegid()}, error);
+    checks.push_back({"state", ok, ok ? "recorded the unfinished upgrade as rolled back" : error});
+  }
+  // Proof that kube-vip runs the restored manifest: its mirror pod runs the backup's image
+  // and is ready, when the API answers; without the API (scenario C), kube-vip's own metrics
+  // from a process started after the restore.
+  ClusterAccess access = OpenClusterAccess(options.cluster);
+  const auto started = Clock::now();
+  const auto deadline = started + options.timeout;
+  MetricsProbe metrics;
+  std::string how;
+  bool came_back = false;
+  while (true) {
+    metrics = ProbeKubeVipMetrics(access.MetricsUrl(), options.cluster.request_timeout);
+    std::string pods_error;
+    auto pods = FetchKubeVipPods(access, pods_error);
+    if (metrics.up && pods) {
+      for (const auto& pod : *pods) {
+        if (pod.node == access.node && pod.image == backed_up->image && pod.running && pod.ready) {
+          came_back = true;
+          how = pod.name + " runs " + pod.image + " and is ready; " + access.MetricsUrl() + " answers";
+        }
+      }
+    } else if (metrics.up && metrics.process_start_time + 1 >= not_before) {
+      came_back = true;
+      how = access.MetricsUrl() + " answers from a kube-vip started after the restore (API: " + pods_error + ")";
+    }
+    if (came_back || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  checks.push_back({"kube-vip", came_back,
+                    came_back     ? how
+                    : metrics.up ? access.MetricsUrl() + " answers, but " + access.PodName() + "-" + access.node +
+                                       " does not run " + backed_up->image + " (ready) yet"
+                                 : "no kube-vip answering at " + access.MetricsUrl() + " after the restore: " +
+                                       metrics.error,
+                    std::chrono::duration<double>(Clock::now() - started).count()});
+  // Reported, not required: in scenario C the API and the VIP may still be down elsewhere.
+  Check healthz = ProbeVipHealthz(access);
+  checks.push_back({"vip-healthz", true, (healthz.ok ? "" : "(informational) ") + healthz.detail});
+  int code = came_back ? kRecoverOk : kRecoverNotConfirmed;
+  Print(format, kMode, checks, came_back ? "restored" : "not-confirmed", code,
+        came_back ? manifest_path + " runs " + backed_up->image + " again"
+                  : "the manifest is restored but kube-vip did not answer within the timeout");
+  return code;
+}
+
+}  // namespace
+
+int Recover(const RecoverOptions& options) {
+  OutputFormat format;
+  if (!ParseOutputFormat(options.cluster.output, format)) {
+    std::cerr << "--output: unknown format \"" << options.cluster.output << "\" (table, json)\n";
+    return kRecoverUsage;
+  }
+  return options.restore_backup ? RestoreBackup(options, format) : RecoverStaleLease(options, format);
+}
+
+}  // namespace kvip

@@ -1,0 +1,75 @@
+// kube-vip's CRI container log as the kubevip_log collector reads it: physical lines, P/F
+// partial-line joining across the stdout and stderr streams, the line-length bound, and the
+// classification of each logical line. The same bytes read in one piece or in arbitrary
+// pieces (as a tail sees a growing file) give the same logical lines.
+
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "collectors/kubevip_log.h"
+#include "crilog/cri_line.h"
+#include "fuzz_check.h"
+
+namespace {
+
+struct Decoded {
+  std::vector<std::string> lines;  // stream tag, truncation mark and content
+  kvip::crilog::DecodeStats stats;
+};
+
+Decoded Decode(const std::string& bytes, const std::vector<size_t>& cuts, size_t max_line) {
+  kvip::crilog::CriDecoder decoder(max_line);
+  Decoded out;
+  auto sink = [&out, max_line](const kvip::crilog::LogLine& line) {
+    KVIP_FUZZ_CHECK(line.content.size() <= max_line, "a logical line beyond the bound");
+    (void)kvip::ClassifyKubeVipLogLine(line.content);
+    out.lines.push_back(std::string(line.stream == kvip::crilog::CriStream::kStdout ? "o" : "e") +
+                        (line.truncated ? "t" : "-") + std::string(line.content));
+  };
+  size_t at = 0;
+  for (size_t cut : cuts) {
+    size_t length = std::min(cut, bytes.size() - at);
+    decoder.Feed(std::string_view(bytes).substr(at, length), sink, out.stats);
+    at += length;
+  }
+  decoder.Feed(std::string_view(bytes).substr(at), sink, out.stats);
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  FuzzedDataProvider provider(data, size);
+  const size_t max_line = provider.ConsumeIntegralInRange<size_t>(1, 256);
+  std::vector<size_t> cuts;
+  for (int i = provider.ConsumeIntegralInRange(0, 16); i > 0; --i)
+    cuts.push_back(provider.ConsumeIntegralInRange<size_t>(0, 64));
+  const std::string bytes = provider.ConsumeRemainingBytesAsString();
+
+  // Each physical line alone.
+  size_t start = 0;
+  while (start <= bytes.size()) {
+    size_t end = bytes.find('\n', start);
+    if (end == std::string::npos) end = bytes.size();
+    auto parsed = kvip::crilog::ParseCriLine(std::string_view(bytes).substr(start, end - start));
+    KVIP_FUZZ_CHECK(parsed.record.has_value() || !parsed.error.empty(),
+                    "rejected without saying why");
+    if (parsed.record) {
+      (void)kvip::ClassifyKubeVipLogLine(parsed.record->content);
+    }
+    start = end + 1;
+  }
+
+  Decoded whole = Decode(bytes, {}, max_line);
+  Decoded pieces = Decode(bytes, cuts, max_line);
+  KVIP_FUZZ_CHECK(whole.lines == pieces.lines, "logical lines depend on chunking");
+  KVIP_FUZZ_CHECK(
+      whole.stats.lines == pieces.stats.lines && whole.stats.malformed == pieces.stats.malformed,
+      "counts depend on chunking");
+  KVIP_FUZZ_CHECK(whole.stats.lines == whole.lines.size(), "lines counted but not delivered");
+  return 0;
+}

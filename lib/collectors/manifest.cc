@@ -1,0 +1,45 @@
+#include "collectors/manifest.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/logging.h"
+#include "common/metric_family.h"
+
+namespace kvip {
+
+ManifestCollector::ManifestCollector(std::string manifest_path) : path_(std::move(manifest_path)) {}
+
+bool ManifestCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  struct stat st {};
+  std::string error;
+  if (::stat(path_.c_str(), &st) != 0) {
+    error = path_ + ": cannot stat: " + std::strerror(errno);
+    stamp_.reset();
+    parsed_.reset();
+  } else {
+    FileStamp stamp{st.st_dev, st.st_ino, st.st_size,
+                    static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+    if (stamp != stamp_) {
+      stamp_ = stamp;
+      parsed_ = manifest::ReadManifest(path_, error);
+    } else if (!parsed_) {
+      error = last_error_;  // unchanged and still broken
+    }
+  }
+  if (error != last_error_) {
+    if (!error.empty()) LogWarn("cannot read the kube-vip manifest", {{"err", error}});
+    else LogInfo("kube-vip manifest readable again", {{"path", path_}});
+    last_error_ = error;
+  }
+  if (!parsed_) return false;
+  out.push_back(GaugeFamily("kubevip_manifest_info",
+                            "The image and tag the node's kube-vip static pod manifest runs.", 1,
+                            {{"image", parsed_->image}, {"version", parsed_->image_ref.tag}}));
+  return true;
+}
+
+}  // namespace kvip

@@ -1,0 +1,40 @@
+#pragma once
+// kubevip_manifest_info{image,version}: what the node's kube-vip static pod manifest runs.
+// The file is read at scrape time, and parsed again only when it changed (inode, size or
+// mtime differ), so a scrape costs one stat in the steady state.
+
+#include <sys/types.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "collectors/collector.h"
+#include "manifest/manifest.h"
+
+namespace kvip {
+
+class ManifestCollector final : public Collector {
+ public:
+  explicit ManifestCollector(std::string manifest_path);
+
+  std::string_view Name() const override { return "manifest"; }
+  bool Collect(std::vector<prometheus::MetricFamily>& out) override;
+
+ private:
+  struct FileStamp {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = -1;
+    long long mtime_ns = -1;
+    bool operator==(const FileStamp&) const = default;
+  };
+
+  const std::string path_;
+  std::mutex mutex_;
+  std::optional<FileStamp> stamp_;                   // guarded by mutex_
+  std::optional<manifest::KubeVipManifest> parsed_;  // guarded by mutex_
+  std::string last_error_;                           // guarded by mutex_; logged once
+};
+
+}  // namespace kvip

@@ -1,0 +1,67 @@
+#pragma once
+// Kernel truth about the VIP: is it assigned to the interface, and is the interface up.
+// Event-driven: one rtnetlink subscription (links, IPv4 and IPv6 addresses) registered on
+// the daemon's Asio loop; a full dump at start and whenever the kernel reports lost events
+// (ENOBUFS). The loop updates the state; Collect only reads a snapshot of it.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "collectors/collector.h"
+#include "netlink/ip_address.h"
+#include "netlink/route_socket.h"
+#include "netlink/vip_tracker.h"
+
+namespace kvip {
+
+class VipNetlinkCollector final : public Collector {
+ public:
+  // `vip` empty: only kubevip_interface_up is exported. Subscribes and takes the first dump
+  // before returning, so the first scrape already has kernel truth; failures are logged
+  // and retried on the loop, and Collect reports them.
+  VipNetlinkCollector(boost::asio::io_context& loop, std::string vip, std::string interface);
+  ~VipNetlinkCollector() override;
+
+  std::string_view Name() const override { return "vip_netlink"; }
+  bool Collect(std::vector<prometheus::MetricFamily>& out) override;
+
+ private:
+  // What Collect exposes; written on the loop, read by scrapes under mutex_.
+  struct Snapshot {
+    bool synced = false;  // subscribed and holding a complete dump
+    bool interface_present = false;
+    bool interface_up = false;
+    bool vip_bound = false;
+    double last_change_seconds = 0;
+  };
+
+  // Everything below runs on the loop thread (or in the constructor, before the loop runs).
+  void Subscribe();
+  bool Resync();
+  void WaitForEvents();
+  void OnReadable();
+  void Fail(const netlink::NetlinkError& error);
+  void Publish();
+
+  const std::string vip_text_;
+  const std::string interface_;
+  const std::optional<netlink::IpAddress> vip_;
+  netlink::VipTracker tracker_;
+  std::optional<netlink::RouteEventSocket> events_;
+  // A view of events_'s descriptor for readiness only: released, never closed, by us.
+  boost::asio::posix::stream_descriptor watcher_;
+  boost::asio::steady_timer retry_timer_;
+  std::uint64_t resyncs_ = 0;
+  bool published_ = false;
+  std::string last_error_;  // logged once until it changes or netlink recovers
+
+  mutable std::mutex mutex_;
+  Snapshot snapshot_;
+};
+
+}  // namespace kvip

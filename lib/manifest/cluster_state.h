@@ -1,0 +1,68 @@
+#pragma once
+// What the API server says about kube-vip: its mirror pods (one per control-plane node,
+// named <manifest pod name>-<node>) and its Lease. Pure parsing of API JSON, so the
+// upgrade, verify and recover decisions can be tested without a cluster.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvip::manifest {
+
+struct KubeVipPod {
+  std::string name;
+  std::string node;
+  std::string uid;
+  std::string config_hash;  // kubernetes.io/config.hash: the static pod's UID (log dir name)
+  std::string host_ip;
+  std::string phase;
+  std::string image;         // spec: what the manifest asks for
+  std::string status_image;  // status: what the container runs
+  std::string image_id;
+  bool running = false;
+  bool ready = false;
+  double started_at = 0;  // running.startedAt, Unix seconds; 0 when not running
+  int restart_count = 0;
+  std::string waiting_reason;  // ErrImagePull, CrashLoopBackOff, ...
+  // The most recent run that ended (state.terminated, else lastState.terminated): when it
+  // started tells whether a crash happened after a change; 0 when none ended.
+  double last_run_started_at = 0;
+  int last_exit_code = 0;
+};
+
+// Mirror pods of the manifest's pod in a PodList: name == <pod_name>-<spec.nodeName>,
+// container `container` described. Sorted by node.
+std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_list_json,
+                                                        const std::string& pod_name,
+                                                        const std::string& container,
+                                                        std::string& error);
+
+struct LeaseInfo {
+  std::string holder;
+  double renew_time = 0;    // Unix seconds; 0 when unset
+  double acquire_time = 0;
+  int duration_seconds = 0;
+  int transitions = 0;
+  std::string resource_version;
+  std::string uid;
+
+  // Held, and renewed within its duration as of `now`.
+  bool FreshAt(double now) const {
+    return !holder.empty() && renew_time > 0 && duration_seconds > 0 &&
+           now < renew_time + duration_seconds;
+  }
+};
+
+std::optional<LeaseInfo> ParseLease(std::string_view lease_json, std::string& error);
+
+// RFC 3339 as the API server writes it ("2026-11-25T15:00:00Z", "...:00.123456Z",
+// "+01:00" offsets) → Unix seconds.
+std::optional<double> ParseRfc3339(std::string_view text);
+
+// kube-vip's lease-renewal conflict lines: v1.0.3 (client-go klog printf) logs
+// "Failed to update lock optimistically", v1.0.4 "Failed to update lease optimistically".
+bool IsLockConflictLine(std::string_view line);
+int CountLockConflictLines(std::string_view text);
+
+}  // namespace kvip::manifest

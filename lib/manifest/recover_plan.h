@@ -1,0 +1,49 @@
+#pragma once
+// The guard of `kvip-exporter recover` (the seed's scenario B): deleting kube-vip's Lease
+// forces a new election, which is safe only when nobody holds the VIP. Deleting a lease
+// while a node still has the VIP on its interface creates two VIP holders.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "manifest/cluster_state.h"
+
+namespace kvip::manifest {
+
+// One node's kvip-exporter, as read from its /metrics.
+struct ExporterView {
+  std::string url;
+  bool up = false;
+  std::string error;
+  std::string node;                // kvip_exporter_node_info{node}
+  std::optional<bool> vip_bound;   // kubevip_vip_bound{vip}
+  double vip_last_change = 0;      // kubevip_vip_last_change_timestamp_seconds{vip}
+};
+
+struct StaleLeaseFacts {
+  bool lease_present = false;
+  LeaseInfo lease;
+  int fallback_duration_seconds = 5;  // the manifest's vip_leaseduration when the lease has none
+  std::vector<ExporterView> exporters;
+  std::vector<std::string> kube_vip_nodes;  // nodes with a kube-vip mirror pod
+  bool vip_answers = false;                 // VIP healthz ok
+  double now = 0;
+};
+
+// One thing that was checked; `blocks` when it is a reason not to delete.
+struct Finding {
+  std::string text;
+  bool blocks = false;
+};
+
+struct StaleLeaseDecision {
+  bool stale = false;         // the lease exists and nobody renews it
+  bool delete_lease = false;  // stale, and no finding blocks
+  std::vector<Finding> findings;  // what was checked, in order
+  std::string verdict;
+};
+
+StaleLeaseDecision DecideStaleLease(const StaleLeaseFacts& facts);
+
+}  // namespace kvip::manifest

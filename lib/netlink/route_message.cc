@@ -1,0 +1,172 @@
+#include "netlink/route_message.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace kvip::netlink {
+namespace {
+
+// Attributes of one message by type; types beyond N are ignored.
+template <size_t N>
+struct AttributeTable {
+  std::array<const nlattr*, N + 1> by_type{};
+};
+
+// Indexes the attributes after the fixed header; false when one runs past the message
+// (libmnl's own parse loop stops there silently).
+template <size_t N>
+bool CollectAttributes(const nlmsghdr* header, size_t fixed_header, AttributeTable<N>& table) {
+  const auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(header, fixed_header));
+  // The message's own end, not libmnl's aligned tail, which may lie past the datagram.
+  const char* end = static_cast<const char*>(static_cast<const void*>(header)) + header->nlmsg_len;
+  int remaining = static_cast<int>(end - static_cast<const char*>(static_cast<const void*>(attr)));
+  while (remaining > 0) {
+    if (!mnl_attr_ok(attr, remaining)) return false;
+    uint16_t type = mnl_attr_get_type(attr);
+    if (type <= N) table.by_type[type] = attr;
+    remaining -= static_cast<int>(MNL_ALIGN(attr->nla_len));
+    attr = mnl_attr_next(attr);
+  }
+  return true;
+}
+
+std::span<const std::byte> Payload(const nlattr* attr) {
+  return {static_cast<const std::byte*>(mnl_attr_get_payload(attr)),
+          mnl_attr_get_payload_len(attr)};
+}
+
+bool ParseLink(const nlmsghdr* header, ParsedDatagram& out) {
+  if (mnl_nlmsg_get_payload_len(header) < sizeof(ifinfomsg)) {
+    out.malformed = "link message shorter than ifinfomsg";
+    return false;
+  }
+  const auto* info = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(header));
+  AttributeTable<IFLA_IFNAME> table;
+  if (!CollectAttributes(header, sizeof(ifinfomsg), table)) {
+    out.malformed = "link message with malformed attributes";
+    return false;
+  }
+  LinkEvent link;
+  link.removed = header->nlmsg_type == RTM_DELLINK;
+  link.index = static_cast<uint32_t>(info->ifi_index);
+  link.flags = info->ifi_flags;
+  if (const nlattr* name = table.by_type[IFLA_IFNAME]) {
+    auto bytes = Payload(name);
+    const char* text = reinterpret_cast<const char*>(bytes.data());
+    link.name.assign(text, strnlen(text, bytes.size()));
+  }
+  out.events.emplace_back(std::move(link));
+  return true;
+}
+
+bool ParseAddress(const nlmsghdr* header, ParsedDatagram& out) {
+  if (mnl_nlmsg_get_payload_len(header) < sizeof(ifaddrmsg)) {
+    out.malformed = "address message shorter than ifaddrmsg";
+    return false;
+  }
+  const auto* info = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(header));
+  if (info->ifa_family != AF_INET && info->ifa_family != AF_INET6) return true;
+  AttributeTable<IFA_FLAGS> table;
+  if (!CollectAttributes(header, sizeof(ifaddrmsg), table)) {
+    out.malformed = "address message with malformed attributes";
+    return false;
+  }
+  // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point
+  // links and the same as IFA_LOCAL otherwise (IPv6 sends only IFA_ADDRESS).
+  const nlattr* local =
+      table.by_type[IFA_LOCAL] ? table.by_type[IFA_LOCAL] : table.by_type[IFA_ADDRESS];
+  if (!local) return true;
+  auto address = IpAddress::FromBytes(info->ifa_family, Payload(local));
+  if (!address) {
+    out.malformed = "address attribute of the wrong length for its family";
+    return false;
+  }
+  uint32_t flags = info->ifa_flags;
+  if (const nlattr* wide = table.by_type[IFA_FLAGS]) {
+    if (mnl_attr_validate(wide, MNL_TYPE_U32) < 0) {
+      out.malformed = "IFA_FLAGS is not 32 bits";
+      return false;
+    }
+    flags = mnl_attr_get_u32(wide);
+  }
+  out.events.emplace_back(AddressEvent{header->nlmsg_type == RTM_DELADDR, info->ifa_index, *address,
+                                       info->ifa_prefixlen, flags});
+  return true;
+}
+
+// The kernel reports errors as negative errno values; anything else non-zero is garbage.
+int ErrnoFromKernel(int negative_errno) {
+  if (negative_errno == 0) return 0;
+  if (negative_errno < 0 && negative_errno > -4096) return -negative_errno;
+  return EPROTO;
+}
+
+// Whether a whole message starts at `header`. Not mnl_nlmsg_ok: it casts nlmsg_len to int,
+// so a corrupt length above 2^31 passes it and the walk jumps out of the buffer.
+bool MessageFits(const nlmsghdr* header, size_t remaining) {
+  return remaining >= sizeof(nlmsghdr) && header->nlmsg_len >= sizeof(nlmsghdr) &&
+         header->nlmsg_len <= remaining;
+}
+
+}  // namespace
+
+ParsedDatagram ParseRouteDatagram(std::span<const std::byte> datagram) {
+  ParsedDatagram out;
+  size_t remaining = datagram.size();
+  const std::byte* at = datagram.data();
+  while (remaining > 0) {
+    const auto* header = static_cast<const nlmsghdr*>(static_cast<const void*>(at));
+    if (!MessageFits(header, remaining)) {
+      out.malformed = "truncated netlink message (" + std::to_string(remaining) + " bytes left)";
+      return out;
+    }
+    if (header->nlmsg_flags & NLM_F_DUMP_INTR) out.interrupted = true;
+    switch (header->nlmsg_type) {
+      case NLMSG_DONE: {
+        out.done = true;
+        // A dump that failed part-way ends with NLMSG_DONE carrying a negative errno.
+        int status = 0;
+        if (mnl_nlmsg_get_payload_len(header) >= sizeof status) {
+          std::memcpy(&status, mnl_nlmsg_get_payload(header), sizeof status);
+        }
+        out.error = status < 0 ? ErrnoFromKernel(status) : 0;
+        return out;
+      }
+      case NLMSG_ERROR: {
+        if (mnl_nlmsg_get_payload_len(header) < sizeof(nlmsgerr)) {
+          out.malformed = "NLMSG_ERROR shorter than nlmsgerr";
+          return out;
+        }
+        const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(header));
+        out.error = ErrnoFromKernel(error->error);
+        if (out.error != 0) return out;
+        break;
+      }
+      case RTM_NEWLINK:
+      case RTM_DELLINK:
+        if (!ParseLink(header, out)) return out;
+        break;
+      case RTM_NEWADDR:
+      case RTM_DELADDR:
+        if (!ParseAddress(header, out)) return out;
+        break;
+      default:
+        break;
+    }
+    const size_t step = std::min<size_t>(MNL_ALIGN(header->nlmsg_len), remaining);
+    at += step;
+    remaining -= step;
+  }
+  return out;
+}
+
+}  // namespace kvip::netlink

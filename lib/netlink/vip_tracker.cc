@@ -1,0 +1,71 @@
+#include "netlink/vip_tracker.h"
+
+#include <linux/if_addr.h>
+#include <net/if.h>
+
+#include <type_traits>
+
+namespace kvip::netlink {
+
+VipTracker::VipTracker(std::string interface, std::optional<IpAddress> vip)
+    : interface_(std::move(interface)), vip_(vip) {}
+
+void VipTracker::Reset(const std::vector<RouteEvent>& dump) {
+  index_ = 0;
+  flags_ = 0;
+  vip_prefixes_by_index_.clear();
+  for (const auto& event : dump) Apply(event);
+}
+
+void VipTracker::Apply(const RouteEvent& event) {
+  std::visit(
+      [this](const auto& e) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(e)>, LinkEvent>) {
+          ApplyLink(e);
+        } else {
+          ApplyAddress(e);
+        }
+      },
+      event);
+}
+
+bool VipTracker::interface_up() const {
+  return interface_present() && (flags_ & IFF_UP) && (flags_ & IFF_RUNNING);
+}
+
+bool VipTracker::vip_bound() const {
+  if (!vip_ || !interface_present()) return false;
+  auto it = vip_prefixes_by_index_.find(index_);
+  return it != vip_prefixes_by_index_.end() && !it->second.empty();
+}
+
+void VipTracker::ApplyLink(const LinkEvent& link) {
+  if (link.removed) {
+    vip_prefixes_by_index_.erase(link.index);
+    if (link.index == index_) index_ = 0;
+    return;
+  }
+  if (link.name == interface_) {
+    // Recreated or renamed to our name: a new ifindex, whose addresses we already track.
+    index_ = link.index;
+    flags_ = link.flags;
+  } else if (link.index == index_) {
+    index_ = 0;  // renamed away from our name
+  }
+}
+
+void VipTracker::ApplyAddress(const AddressEvent& address) {
+  if (!vip_ || address.address != *vip_) return;
+  // An IPv6 address that failed duplicate address detection is assigned but unusable.
+  bool assigned = !address.removed && !(address.flags & IFA_F_DADFAILED);
+  if (assigned) {
+    vip_prefixes_by_index_[address.index].insert(address.prefix_length);
+    return;
+  }
+  auto it = vip_prefixes_by_index_.find(address.index);
+  if (it == vip_prefixes_by_index_.end()) return;
+  it->second.erase(address.prefix_length);
+  if (it->second.empty()) vip_prefixes_by_index_.erase(it);
+}
+
+}  // namespace kvip::netlink

@@ -1,0 +1,181 @@
+"""deploy/kubernetes and deploy/static-pod, offline: lint, render, and the properties the
+manifests promise (least privilege, scrape labels, flags the exporter really has).
+The same objects go through a real API server in test_apiserver.py."""
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from deploy_helpers import DEPLOY, LEASE, OVERLAYS, RENDER_TARGETS, REPO, STATIC_POD, find, one
+
+YAMLLINT_CONFIG = REPO / "tests" / "deploy" / "yamllint.yml"
+
+
+def repo_yaml_files():
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "*.yml", "*.yaml"],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return [f for f in out.split() if (REPO / f).is_file()]
+
+
+def test_yamllint_every_yaml_file_of_the_repository():
+    files = repo_yaml_files()
+    assert len(files) > 20, files
+    r = subprocess.run(["yamllint", "-f", "parsable", "-c", str(YAMLLINT_CONFIG), *files],
+                       cwd=REPO, capture_output=True, text=True)
+    errors = [line for line in r.stdout.splitlines() if "[error]" in line]
+    assert r.returncode == 0 and not errors, "\n".join(errors) or r.stderr
+
+
+def test_the_expected_overlays_exist():
+    assert set(OVERLAYS) >= {"prometheus-operator", "prometheus-operator-kube-vip-scrape", "no-log-tail"}
+
+
+@pytest.mark.parametrize("target", RENDER_TARGETS)
+def test_renders_without_duplicates(rendered, target):
+    docs = rendered[target]
+    keys = [(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs]
+    assert len(keys) == len(set(keys)), keys
+    assert ("DaemonSet", "monitoring", "kvip-exporter") in keys
+
+
+def exporter_flags(exporter_bin):
+    """Every long option `kvip-exporter --help` lists."""
+    help_text = subprocess.run([str(exporter_bin), "--help"], capture_output=True, text=True,
+                               check=True).stdout
+    return set(re.findall(r"^\s+(--[a-z][a-z0-9.-]*)", help_text, re.MULTILINE))
+
+
+def assert_known_flags(args, flags):
+    for arg in args:
+        assert arg.split("=", 1)[0] in flags, f"{arg}: kvip-exporter has no such flag"
+
+
+def assert_least_privilege(pod_spec, where):
+    """What deploy/kubernetes/base/daemonset.yaml promises for the pod, wherever it runs."""
+    assert pod_spec["hostNetwork"] is True, where
+    psc = pod_spec["securityContext"]
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] != 0 and psc["runAsGroup"] != 0, where
+    assert psc["seccompProfile"]["type"] == "RuntimeDefault", where
+    (container,) = pod_spec["containers"]
+    csc = container["securityContext"]
+    assert csc["allowPrivilegeEscalation"] is False, where
+    assert csc["readOnlyRootFilesystem"] is True, where
+    assert csc.get("privileged", False) is False, where
+    assert csc["capabilities"] == {"drop": ["ALL"]}, f"{where}: capabilities must be drop ALL, add none"
+    assert "hostPID" not in pod_spec and "hostIPC" not in pod_spec, where
+    # Every host directory is mounted read-only.
+    host_volumes = {v["name"] for v in pod_spec.get("volumes", []) if "hostPath" in v}
+    for mount in container.get("volumeMounts", []):
+        if mount["name"] in host_volumes:
+            assert mount.get("readOnly") is True, f"{where}: {mount['mountPath']} must be read-only"
+    # Group 0 exactly when kube-vip's root:root 0640 log is tailed.
+    tails_log = "--no-kubevip.log" not in container["args"]
+    mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+    assert ("/var/log/pods" in mounts) == tails_log, where
+    assert (0 in psc.get("supplementalGroups", [])) == tails_log, where
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName", where
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", where
+    assert container["resources"]["limits"]["memory"], where
+    assert container["resources"]["requests"]["memory"], where
+    return container
+
+
+@pytest.mark.parametrize("target", RENDER_TARGETS)
+def test_daemonset_is_least_privilege_on_control_plane_nodes(rendered, exporter_bin, target):
+    ds = one(rendered[target], "DaemonSet", "kvip-exporter")
+    spec = ds["spec"]["template"]["spec"]
+    container = assert_least_privilege(spec, target)
+    assert_known_flags(container["args"], exporter_flags(exporter_bin))
+    assert spec["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
+    assert {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+            "effect": "NoSchedule"} in spec["tolerations"]
+    assert spec["serviceAccountName"] == "kvip-exporter"
+    assert container["image"].startswith("ghcr.io/rommelporras/kvip-exporter:")
+
+
+@pytest.mark.parametrize("target", RENDER_TARGETS)
+def test_lease_role_is_one_named_lease_read_only(rendered, target):
+    docs = rendered[target]
+    role = one(docs, "Role", "kvip-exporter-lease-reader")
+    assert role["metadata"]["namespace"] == LEASE[0]
+    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                              "resourceNames": [LEASE[1]], "verbs": ["get", "list", "watch"]}]
+    assert not find(docs, "ClusterRole") and not find(docs, "ClusterRoleBinding")
+    binding = one(docs, "RoleBinding", "kvip-exporter-lease-reader")
+    assert binding["metadata"]["namespace"] == LEASE[0]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    sa = one(docs, "ServiceAccount", "kvip-exporter")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                                    "namespace": sa["metadata"]["namespace"]}]
+    ds = one(docs, "DaemonSet", "kvip-exporter")
+    assert ds["metadata"]["namespace"] == sa["metadata"]["namespace"]
+
+
+@pytest.mark.parametrize("target", [t for t in RENDER_TARGETS if "prometheus-operator" in t])
+def test_servicemonitor_scrapes_the_headless_service_as_the_rules_expect(rendered, target):
+    docs = rendered[target]
+    svc = one(docs, "Service", "kvip-exporter")
+    assert svc["spec"]["clusterIP"] == "None"
+    (port,) = svc["spec"]["ports"]
+    assert port["port"] == 9112
+    ds = one(docs, "DaemonSet", "kvip-exporter")
+    (container,) = ds["spec"]["template"]["spec"]["containers"]
+    assert port["targetPort"] in {p["name"] for p in container["ports"]}
+    pod_labels = ds["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+
+    sm = one(docs, "ServiceMonitor", "kvip-exporter")
+    assert sm["metadata"]["labels"]["release"] == "prometheus"
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["namespaceSelector"]["matchNames"] == [svc["metadata"]["namespace"]]
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert endpoint["port"] == port["name"] and endpoint["interval"] == "30s"
+    # The rules select job="kvip-exporter" and group by node (docs/metrics.md).
+    assert svc["metadata"]["labels"][sm["spec"]["jobLabel"]] == "kvip-exporter"
+    assert {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node",
+            "action": "replace"} in endpoint["relabelings"]
+    rules = one(docs, "PrometheusRule")
+    exprs = [r["expr"] for g in rules["spec"]["groups"] for r in g["rules"]]
+    assert any('job="kvip-exporter"' in e for e in exprs), "rules no longer select this job"
+    dashboard = one(docs, "ConfigMap", "kube-vip-dashboard")
+    assert dashboard["metadata"]["labels"].get("grafana_dashboard") == "1"
+
+
+def test_kube_vip_scrape_component_lists_the_seed_nodes(rendered):
+    docs = rendered["overlays/prometheus-operator-kube-vip-scrape"]
+    svc = one(docs, "Service", "kube-vip")
+    assert "selector" not in svc["spec"] and svc["spec"]["clusterIP"] == "None"
+    eps = one(docs, "EndpointSlice")
+    assert eps["metadata"]["labels"]["kubernetes.io/service-name"] == svc["metadata"]["name"]
+    assert eps["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] != \
+        "endpointslice-controller.k8s.io"
+    assert [a for e in eps["endpoints"] for a in e["addresses"]] == \
+        ["10.10.30.11", "10.10.30.12", "10.10.30.13"]
+    assert eps["ports"] == [{"name": "metrics", "port": 2112, "protocol": "TCP"}]
+    assert not find(docs, "Endpoints")
+    sm = one(docs, "ServiceMonitor", "kube-vip")
+    assert sm["metadata"]["labels"]["release"] == "prometheus"
+    assert sm["spec"]["endpoints"][0]["interval"] == "30s"
+
+
+def test_static_pod_is_least_privilege_and_uses_no_api_objects(exporter_bin):
+    pod = yaml.safe_load(STATIC_POD.read_text())
+    assert pod["kind"] == "Pod" and pod["metadata"]["namespace"] == "kube-system"
+    spec = pod["spec"]
+    container = assert_least_privilege(spec, "static pod")
+    assert_known_flags(container["args"], exporter_flags(exporter_bin))
+    # Mirror pods may not reference API objects (NodeRestriction rejects them).
+    assert "serviceAccountName" not in spec
+    for volume in spec["volumes"]:
+        assert set(volume) == {"name", "hostPath"}, volume
+    kubeconfig = next(a.split("=", 1)[1] for a in container["args"] if a.startswith("--kubeconfig="))
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert kubeconfig.rsplit("/", 1)[0] in mounts, "mount the kubeconfig's directory, not the file"
+    assert {"ip": "127.0.0.1", "hostnames": ["kubernetes"]} in spec["hostAliases"]
+    # Same image and sizing as the DaemonSet.
+    base = yaml.safe_load((DEPLOY / "kubernetes" / "base" / "daemonset.yaml").read_text())
+    ds_container = base["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == ds_container["resources"]
+    assert container["image"].startswith(ds_container["image"] + ":")
