@@ -1,9 +1,8 @@
 // kvip-exporter: Prometheus exporter for kube-vip (default mode: serve).
 
-#include <CLI/CLI.hpp>
-
 #include <curl/curl.h>
 
+#include <CLI/CLI.hpp>
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -24,6 +23,27 @@ std::string VersionString() {
          ", compiler: " + __VERSION__ + ")";
 }
 
+// A per-scrape deadline flag ("2s", "500ms"): 1 ms to 60 s, default shown from `target`.
+void AddDeadlineOption(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                       const std::string& help) {
+  std::string default_text = target.count() % 1000 == 0
+                                 ? std::to_string(target.count() / 1000) + "s"
+                                 : std::to_string(target.count()) + "ms";
+  app.add_option_function<double>(
+         name, [&target](double ms) { target = std::chrono::milliseconds(std::llround(ms)); }, help)
+      ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1}, {"s", 1000}},
+                                        CLI::AsNumberWithUnit::UNIT_REQUIRED)
+                      .description(""))
+      ->check(CLI::Validator(
+          [](std::string& ms) {
+            double value = std::stod(ms);
+            return value >= 1 && value <= 60000 ? "" : "want a duration from 1ms to 60s";
+          },
+          ""))
+      ->type_name("DURATION")
+      ->default_str(default_text);
+}
+
 void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
   app.add_option("--web.listen-address", o.listen_address,
                  "Address on which to expose metrics and web interface.")
@@ -32,9 +52,11 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
       ->capture_default_str();
   app.add_option("--web.config.file", o.web_config_file,
                  "Path to a web configuration file (TLS and basic auth, exporter-toolkit format).");
-  app.add_option("--log.level", o.log_level, "Only log messages at or above: debug, info, warn, error.")
+  app.add_option("--log.level", o.log_level,
+                 "Only log messages at or above: debug, info, warn, error.")
       ->capture_default_str();
-  app.add_option("--log.format", o.log_format, "Log format: logfmt or json.")->capture_default_str();
+  app.add_option("--log.format", o.log_format, "Log format: logfmt or json.")
+      ->capture_default_str();
 
   app.add_option("--kubevip.manifest", o.kubevip_manifest,
                  "kube-vip static pod manifest; VIP, interface, lease and metrics port are read "
@@ -45,21 +67,8 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
                  "manifest's prometheus_server port).");
   app.add_flag("!--no-kubevip.reexport", o.kubevip_reexport,
                "Do not re-expose kube-vip's own series with the kubevip_ prefix.");
-  app.add_option_function<double>(
-         "--kubevip.scrape-timeout",
-         [&o](double ms) { o.kubevip_scrape_timeout = std::chrono::milliseconds(std::llround(ms)); },
-         "Deadline for one scrape of kube-vip's metrics (e.g. 2s, 500ms).")
-      ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1}, {"s", 1000}},
-                                        CLI::AsNumberWithUnit::UNIT_REQUIRED)
-                      .description(""))
-      ->check(CLI::Validator(
-          [](std::string& ms) {
-            double value = std::stod(ms);
-            return value >= 1 && value <= 60000 ? "" : "want a duration from 1ms to 60s";
-          },
-          ""))
-      ->type_name("DURATION")
-      ->default_str("2s");
+  AddDeadlineOption(app, "--kubevip.scrape-timeout", o.kubevip_scrape_timeout,
+                    "Deadline for one scrape of kube-vip's metrics (e.g. 2s, 500ms).");
   app.add_option("--vip.address", o.vip_address, "The VIP (default: the manifest's address).");
   app.add_option("--vip.interface", o.vip_interface,
                  "Interface the VIP lives on (default: the manifest's vip_interface, else eno1).");
@@ -69,24 +78,12 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
   app.add_option("--vip.healthz-port", o.vip_healthz_port, "Port of the VIP healthz probe.")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
-  app.add_option_function<double>(
-         "--vip.healthz-timeout",
-         [&o](double ms) { o.vip_healthz_timeout = std::chrono::milliseconds(std::llround(ms)); },
-         "Deadline for one VIP healthz probe (e.g. 2s, 500ms).")
-      ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1}, {"s", 1000}},
-                                        CLI::AsNumberWithUnit::UNIT_REQUIRED)
-                      .description(""))
-      ->check(CLI::Validator(
-          [](std::string& ms) {
-            double value = std::stod(ms);
-            return value >= 1 && value <= 60000 ? "" : "want a duration from 1ms to 60s";
-          },
-          ""))
-      ->type_name("DURATION")
-      ->default_str("2s");
+  AddDeadlineOption(app, "--vip.healthz-timeout", o.vip_healthz_timeout,
+                    "Deadline for one VIP healthz probe (e.g. 2s, 500ms).");
   app.add_option("--kubeconfig", o.kubeconfig,
                  "Kubeconfig for the Lease watch (default: $KUBECONFIG, else in-cluster).");
-  app.add_option("--lease.name", o.lease_name, "Lease kube-vip holds (default: manifest, else plndr-cp-lock).");
+  app.add_option("--lease.name", o.lease_name,
+                 "Lease kube-vip holds (default: manifest, else plndr-cp-lock).");
   app.add_option("--lease.namespace", o.lease_namespace,
                  "Namespace of the Lease (default: manifest's cp_namespace, else kube-system).");
   app.add_option("--node-name", o.node_name,
@@ -103,17 +100,21 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
 void AddClusterFlags(CLI::App& cmd, kvip::ClusterOptions& o, kvip::ServeOptions& logs) {
   cmd.add_option("--kubevip.manifest", o.kubevip_manifest, "kube-vip static pod manifest.")
       ->capture_default_str();
-  cmd.add_option("--kubeconfig", o.kubeconfig, "Kubeconfig (default: $KUBECONFIG, else in-cluster).");
+  cmd.add_option("--kubeconfig", o.kubeconfig,
+                 "Kubeconfig (default: $KUBECONFIG, else in-cluster).");
   cmd.add_option("--node-name", o.node_name,
                  "This node's identity in the lease (default: $NODE_NAME, else the host name).");
   cmd.add_option("--vip.address", o.vip_address, "The VIP (default: the manifest's address).");
-  cmd.add_option("--vip.port", o.vip_port, "API server port behind the VIP (default: manifest's port, else 6443).");
+  cmd.add_option("--vip.port", o.vip_port,
+                 "API server port behind the VIP (default: manifest's port, else 6443).");
   cmd.add_flag("--vip.healthz-insecure", o.vip_healthz_insecure,
                "Do not verify the API server certificate when probing the VIP.");
   cmd.add_option("--output", o.output, "Report format: table or json.")->capture_default_str();
-  cmd.add_option("--log.level", logs.log_level, "Only log messages at or above: debug, info, warn, error.")
+  cmd.add_option("--log.level", logs.log_level,
+                 "Only log messages at or above: debug, info, warn, error.")
       ->capture_default_str();
-  cmd.add_option("--log.format", logs.log_format, "Log format: logfmt or json.")->capture_default_str();
+  cmd.add_option("--log.format", logs.log_format, "Log format: logfmt or json.")
+      ->capture_default_str();
 }
 
 // A duration flag of the one-shot modes ("90s", "2m"), whole seconds.
@@ -125,7 +126,10 @@ void AddSecondsOption(CLI::App& cmd, const std::string& name, std::chrono::secon
                                         CLI::AsNumberWithUnit::UNIT_REQUIRED)
                       .description(""))
       ->check(CLI::Validator(
-          [](std::string& s) { return std::stod(s) >= 0 && std::stod(s) <= 3600 ? "" : "want 0s to 60m"; }, ""))
+          [](std::string& s) {
+            return std::stod(s) >= 0 && std::stod(s) <= 3600 ? "" : "want 0s to 60m";
+          },
+          ""))
       ->type_name("DURATION")
       ->default_str(std::to_string(target.count()) + "s");
 }
@@ -133,9 +137,11 @@ void AddSecondsOption(CLI::App& cmd, const std::string& name, std::chrono::secon
 constexpr const char* kUpgradeExitCodes =
     "Exit codes: 0 upgraded, already at the target, planned (--dry-run) or rolled back on request; "
     "2 usage; 3 manifest or group vars invalid; 4 cluster unhealthy (API, VIP, lease, no failover "
-    "target); 5 leader-last guard; 6 backup or state file not writable; 7 runtime unreachable or pull "
+    "target); 5 leader-last guard; 6 backup or state file not writable; 7 runtime unreachable or "
+    "pull "
     "failed; 8 rewrite failed; 9 new version failed, rolled back and healthy; 10 rollback not "
-    "confirmed (act now); 11 state file disagrees with the manifest; 12 upgraded but group vars not "
+    "confirmed (act now); 11 state file disagrees with the manifest; 12 upgraded but group vars "
+    "not "
     "updated.";
 
 }  // namespace
@@ -150,49 +156,61 @@ int main(int argc, char** argv) {
   // One-shot modes; with no subcommand the daemon serves.
   kvip::UpgradeOptions upgrade;
   CLI::App* upgrade_cmd = app.add_subcommand(
-      "upgrade", "Upgrade this node's kube-vip static pod safely (followers first, the leader last).");
+      "upgrade",
+      "Upgrade this node's kube-vip static pod safely (followers first, the leader last).");
   upgrade_cmd->footer(kUpgradeExitCodes);
   AddClusterFlags(*upgrade_cmd, upgrade.cluster, serve);
   upgrade_cmd->add_option("--to", upgrade.to, "Target kube-vip version (image tag), e.g. v1.0.4.");
-  upgrade_cmd->add_option("--image-digest", upgrade.image_digest, "Pin the new image to this digest (sha256:...).");
-  upgrade_cmd->add_flag("--allow-leader", upgrade.allow_leader,
-                        "Upgrade even though this node holds the lease and others are not upgraded yet.");
-  upgrade_cmd->add_flag("--dry-run", upgrade.dry_run, "Run the preflight checks and print the plan; change nothing.");
-  upgrade_cmd->add_flag("--rollback", upgrade.rollback, "Undo the unfinished upgrade recorded in the state file.");
+  upgrade_cmd->add_option("--image-digest", upgrade.image_digest,
+                          "Pin the new image to this digest (sha256:...).");
+  upgrade_cmd->add_flag(
+      "--allow-leader", upgrade.allow_leader,
+      "Upgrade even though this node holds the lease and others are not upgraded yet.");
+  upgrade_cmd->add_flag("--dry-run", upgrade.dry_run,
+                        "Run the preflight checks and print the plan; change nothing.");
+  upgrade_cmd->add_flag("--rollback", upgrade.rollback,
+                        "Undo the unfinished upgrade recorded in the state file.");
   upgrade_cmd->add_option("--state-dir", upgrade.state_dir, "Where the upgrade state file lives.")
       ->capture_default_str();
   upgrade_cmd->add_option("--backup-dir", upgrade.backup_dir,
                           "Where the backup goes (default: the manifests directory's parent).");
-  upgrade_cmd->add_option("--runtime", upgrade.runtime, "Runtime CLI for the pre-pull: ctr or crictl.")
+  upgrade_cmd
+      ->add_option("--runtime", upgrade.runtime, "Runtime CLI for the pre-pull: ctr or crictl.")
       ->capture_default_str();
-  upgrade_cmd->add_option("--containerd-address", upgrade.containerd_address, "containerd's socket (ctr).")
+  upgrade_cmd
+      ->add_option("--containerd-address", upgrade.containerd_address, "containerd's socket (ctr).")
       ->capture_default_str();
   upgrade_cmd->add_option("--runtime-endpoint", upgrade.runtime_endpoint,
                           "CRI endpoint for crictl (default unix://<containerd address>).");
-  upgrade_cmd->add_option("--ansible-group-vars", upgrade.ansible_group_vars,
-                          "Also set kubevip_version in this Ansible vars file, keeping its formatting.");
+  upgrade_cmd->add_option(
+      "--ansible-group-vars", upgrade.ansible_group_vars,
+      "Also set kubevip_version in this Ansible vars file, keeping its formatting.");
   AddSecondsOption(*upgrade_cmd, "--timeout", upgrade.timeout,
                    "How long each wait (for the new version, for a rollback) may take.");
   AddSecondsOption(*upgrade_cmd, "--settle", upgrade.settle,
                    "How long the new version must stay healthy without lock-conflict lines.");
-  AddSecondsOption(*upgrade_cmd, "--pull-timeout", upgrade.pull_timeout, "How long the pre-pull may take.");
+  AddSecondsOption(*upgrade_cmd, "--pull-timeout", upgrade.pull_timeout,
+                   "How long the pre-pull may take.");
 
   kvip::VerifyOptions verify;
   CLI::App* verify_cmd = app.add_subcommand(
       "verify", "Run the kube-vip verification checklist; exit 0 when every check passes, else 1.");
   AddClusterFlags(*verify_cmd, verify.cluster, serve);
-  verify_cmd->add_option("--expect-version", verify.expect_version,
-                         "Version every kube-vip pod must run (default: this node's manifest's tag).");
+  verify_cmd->add_option(
+      "--expect-version", verify.expect_version,
+      "Version every kube-vip pod must run (default: this node's manifest's tag).");
 
   kvip::RecoverOptions recover;
   CLI::App* recover_cmd = app.add_subcommand(
       "recover", "Delete a stale kube-vip lease when provably safe, or --restore-backup locally.");
   recover_cmd->footer(
-      "Exit codes: 0 recovered or nothing to do; 1 acted but recovery not seen; 2 usage; 3 no usable "
+      "Exit codes: 0 recovered or nothing to do; 1 acted but recovery not seen; 2 usage; 3 no "
+      "usable "
       "backup; 4 API not reachable; 5 refused by the guard; 6 write or delete failed.");
   AddClusterFlags(*recover_cmd, recover.cluster, serve);
-  recover_cmd->add_option("--exporter-urls", recover.exporter_urls,
-                          "Every node's kvip-exporter /metrics URL (comma-separated).")
+  recover_cmd
+      ->add_option("--exporter-urls", recover.exporter_urls,
+                   "Every node's kvip-exporter /metrics URL (comma-separated).")
       ->delimiter(',');
   recover_cmd->add_flag("--dry-run", recover.dry_run, "Check and print; change nothing.");
   recover_cmd->add_flag("--restore-backup", recover.restore_backup,
@@ -218,7 +236,8 @@ int main(int argc, char** argv) {
   spdlog::level::level_enum level;
   kvip::LogFormat format;
   if (!kvip::ParseLogLevel(serve.log_level, level)) {
-    std::cerr << "--log.level: unknown level \"" << serve.log_level << "\" (debug, info, warn, error)\n";
+    std::cerr << "--log.level: unknown level \"" << serve.log_level
+              << "\" (debug, info, warn, error)\n";
     return kUsageError;
   }
   if (!kvip::ParseLogFormat(serve.log_format, format)) {
@@ -228,7 +247,7 @@ int main(int argc, char** argv) {
   kvip::SetupLogging(level, format);
   if (upgrade_cmd->parsed() || verify_cmd->parsed() || recover_cmd->parsed()) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int code = upgrade_cmd->parsed() ? kvip::Upgrade(upgrade)
+    int code = upgrade_cmd->parsed()  ? kvip::Upgrade(upgrade)
                : verify_cmd->parsed() ? kvip::Verify(verify)
                                       : kvip::Recover(recover);
     curl_global_cleanup();

@@ -91,25 +91,29 @@ int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
   ClusterAccess access = OpenClusterAccess(options.cluster);
   std::vector<Check> checks;
   if (!access.manifest)
-    checks.push_back({"manifest", false, access.manifest_error + " (using defaults for lease and VIP)"});
+    checks.push_back(
+        {"manifest", false, access.manifest_error + " (using defaults for lease and VIP)"});
   if (access.vip.empty()) {
     checks.push_back({"vip", false, "no VIP: the manifest has none and --vip.address is not set"});
-    Print(format, kMode, checks, "cannot-check", kRecoverUsage, "the VIP is needed to ask the exporters");
+    Print(format, kMode, checks, "cannot-check", kRecoverUsage,
+          "the VIP is needed to ask the exporters");
     return kRecoverUsage;
   }
   LeaseLookup lease = FetchLease(access);
   if (!lease.ok) {
     checks.push_back({"lease", false, lease.error});
-    Print(format, kMode, checks, "cannot-check", kRecoverCannotCheck,
-          "the API did not answer; with the VIP down, point --kubeconfig at a node's own API server "
-          "(e.g. /etc/kubernetes/admin.conf with its server set to https://<node-ip>:6443)");
+    Print(
+        format, kMode, checks, "cannot-check", kRecoverCannotCheck,
+        "the API did not answer; with the VIP down, point --kubeconfig at a node's own API server "
+        "(e.g. /etc/kubernetes/admin.conf with its server set to https://<node-ip>:6443)");
     return kRecoverCannotCheck;
   }
   std::string pods_error;
   auto pods = FetchKubeVipPods(access, pods_error);
   if (!pods) {
     checks.push_back({"pods", false, pods_error});
-    Print(format, kMode, checks, "cannot-check", kRecoverCannotCheck, "cannot list kube-vip's pods");
+    Print(format, kMode, checks, "cannot-check", kRecoverCannotCheck,
+          "cannot list kube-vip's pods");
     return kRecoverCannotCheck;
   }
   manifest::StaleLeaseFacts facts;
@@ -134,45 +138,52 @@ int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
     Print(format, kMode, checks, "refused", kRecoverRefused, decision.verdict);
     return kRecoverRefused;
   }
-  const std::string lease_path = "/apis/coordination.k8s.io/v1/namespaces/" + access.LeaseNamespace() +
-                                 "/leases/" + access.LeaseName();
+  const std::string lease_path = "/apis/coordination.k8s.io/v1/namespaces/" +
+                                 access.LeaseNamespace() + "/leases/" + access.LeaseName();
   if (options.dry_run) {
-    checks.push_back({"plan", true, "DELETE " + lease_path + " if resourceVersion is still " +
-                                        lease.lease.resource_version});
+    checks.push_back(
+        {"plan", true,
+         "DELETE " + lease_path + " if resourceVersion is still " + lease.lease.resource_version});
     Print(format, kMode, checks, "planned", kRecoverOk, "dry run: " + decision.verdict);
     return kRecoverOk;
   }
-  // Preconditions: delete exactly the lease that was examined, not one renewed meanwhile.
-  const std::string body = "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"preconditions\":{\"uid\":\"" +
-                           lease.lease.uid + "\",\"resourceVersion\":\"" + lease.lease.resource_version +
-                           "\"}}";
+  // Precondition: delete exactly the lease that was examined, not one renewed meanwhile.
+  const std::string body =
+      "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"preconditions\":{"
+      "\"resourceVersion\":\"" +
+      lease.lease.resource_version + "\"}}";
   HttpResponse r = access.api->Request("DELETE", lease_path, body, options.cluster.request_timeout);
   if (!r.ok || (r.status != 200 && r.status != 202)) {
     checks.push_back({"delete", false, access.api->DescribeFailure("delete", lease_path, r)});
     Print(format, kMode, checks, "failed", kRecoverWriteFailed, "the lease was not deleted");
     return kRecoverWriteFailed;
   }
-  LogInfo("deleted the stale lease", {{"lease", access.LeaseNamespace() + "/" + access.LeaseName()}});
-  checks.push_back({"delete", true, "deleted " + access.LeaseNamespace() + "/" + access.LeaseName() +
-                                        " (resourceVersion " + lease.lease.resource_version + ")"});
+  LogInfo("deleted the stale lease",
+          {{"lease", access.LeaseNamespace() + "/" + access.LeaseName()}});
+  checks.push_back({"delete", true,
+                    "deleted " + access.LeaseNamespace() + "/" + access.LeaseName() +
+                        " (resourceVersion " + lease.lease.resource_version + ")"});
   const auto started = Clock::now();
   const auto deadline = started + options.timeout;
   while (true) {
     LeaseLookup now = FetchLease(access);
     Check vip = ProbeVipHealthz(access);
     if (now.present && now.lease.FreshAt(UnixNow()) && vip.ok) {
-      checks.push_back({"re-elected", true, now.lease.holder + " holds the new lease; " + vip.detail,
+      checks.push_back({"re-elected", true,
+                        now.lease.holder + " holds the new lease; " + vip.detail,
                         std::chrono::duration<double>(Clock::now() - started).count()});
       Print(format, kMode, checks, "recovered", kRecoverOk, "new leader " + now.lease.holder);
       return kRecoverOk;
     }
     if (Clock::now() >= deadline) {
-      checks.push_back({"re-elected", false,
-                        (now.present ? "lease holder \"" + now.lease.holder + "\"" : std::string("no lease")) +
-                            "; " + vip.detail,
-                        std::chrono::duration<double>(Clock::now() - started).count()});
+      checks.push_back(
+          {"re-elected", false,
+           (now.present ? "lease holder \"" + now.lease.holder + "\"" : std::string("no lease")) +
+               "; " + vip.detail,
+           std::chrono::duration<double>(Clock::now() - started).count()});
       Print(format, kMode, checks, "not-confirmed", kRecoverNotConfirmed,
-            "no new leader with a working VIP within the timeout; next: `recover --restore-backup` on "
+            "no new leader with a working VIP within the timeout; next: `recover --restore-backup` "
+            "on "
             "each node (scenario B step 3)");
       return kRecoverNotConfirmed;
     }
@@ -182,7 +193,8 @@ int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
 
 // The backup to restore: --backup, else the one the upgrade state names, else the newest
 // <manifest name>.*.bak next to the manifests directory.
-std::string FindBackup(const RecoverOptions& options, std::optional<manifest::UpgradeState>& state) {
+std::string FindBackup(const RecoverOptions& options,
+                       std::optional<manifest::UpgradeState>& state) {
   const std::string state_file = options.state_dir + "/upgrade-state.json";
   std::string text;
   std::string error;
@@ -190,7 +202,8 @@ std::string FindBackup(const RecoverOptions& options, std::optional<manifest::Up
     state = manifest::ParseUpgradeState(text, state_file, error);
   if (!options.backup.empty()) return options.backup;
   if (state && state->manifest_path == options.cluster.kubevip_manifest) return state->backup_path;
-  std::string pattern = manifest::BackupPathFor(options.cluster.kubevip_manifest, "*", options.backup_dir);
+  std::string pattern =
+      manifest::BackupPathFor(options.cluster.kubevip_manifest, "*", options.backup_dir);
   glob_t matches{};
   std::string newest;
   long long newest_mtime = -1;
@@ -221,22 +234,24 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
   checks.push_back({"backup", backed_up.has_value(),
                     backed_up ? backup_path + " runs " + backed_up->image : error});
   if (!backed_up) {
-    Print(format, kMode, checks, "failed", kRecoverBadBackup, "no usable backup (pass --backup FILE)");
+    Print(format, kMode, checks, "failed", kRecoverBadBackup,
+          "no usable backup (pass --backup FILE)");
     return kRecoverBadBackup;
   }
   std::string current;
   bool have_current = manifest::ReadWholeFile(manifest_path, current, kMaxManifestBytes, error);
   std::string current_error;
-  auto current_manifest = have_current ? manifest::ParseManifest(current, manifest_path, current_error)
-                                       : std::nullopt;
+  auto current_manifest =
+      have_current ? manifest::ParseManifest(current, manifest_path, current_error) : std::nullopt;
   checks.push_back({"manifest", true,
                     !have_current      ? manifest_path + " unreadable: " + error
                     : current_manifest ? manifest_path + " runs " + current_manifest->image
                                        : current_error});
   const bool same = have_current && current == backup;
   if (options.dry_run) {
-    checks.push_back({"plan", true, same ? "nothing to write: the backup is in place"
-                                         : "write " + backup_path + " to " + manifest_path + " atomically"});
+    checks.push_back({"plan", true,
+                      same ? "nothing to write: the backup is in place"
+                           : "write " + backup_path + " to " + manifest_path + " atomically"});
     Print(format, kMode, checks, "planned", kRecoverOk, "dry run: nothing was changed");
     return kRecoverOk;
   }
@@ -280,22 +295,25 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
       for (const auto& pod : *pods) {
         if (pod.node == access.node && pod.image == backed_up->image && pod.running && pod.ready) {
           came_back = true;
-          how = pod.name + " runs " + pod.image + " and is ready; " + access.MetricsUrl() + " answers";
+          how = pod.name + " runs " + pod.image + " and is ready; " + access.MetricsUrl() +
+                " answers";
         }
       }
     } else if (metrics.up && metrics.process_start_time + 1 >= not_before) {
       came_back = true;
-      how = access.MetricsUrl() + " answers from a kube-vip started after the restore (API: " + pods_error + ")";
+      how = access.MetricsUrl() +
+            " answers from a kube-vip started after the restore (API: " + pods_error + ")";
     }
     if (came_back || Clock::now() >= deadline) break;
     std::this_thread::sleep_for(kPollInterval);
   }
   checks.push_back({"kube-vip", came_back,
-                    came_back     ? how
-                    : metrics.up ? access.MetricsUrl() + " answers, but " + access.PodName() + "-" + access.node +
-                                       " does not run " + backed_up->image + " (ready) yet"
-                                 : "no kube-vip answering at " + access.MetricsUrl() + " after the restore: " +
-                                       metrics.error,
+                    came_back ? how
+                    : metrics.up
+                        ? access.MetricsUrl() + " answers, but " + access.PodName() + "-" +
+                              access.node + " does not run " + backed_up->image + " (ready) yet"
+                        : "no kube-vip answering at " + access.MetricsUrl() +
+                              " after the restore: " + metrics.error,
                     std::chrono::duration<double>(Clock::now() - started).count()});
   // Reported, not required: in scenario C the API and the VIP may still be down elsewhere.
   Check healthz = ProbeVipHealthz(access);
@@ -315,7 +333,8 @@ int Recover(const RecoverOptions& options) {
     std::cerr << "--output: unknown format \"" << options.cluster.output << "\" (table, json)\n";
     return kRecoverUsage;
   }
-  return options.restore_backup ? RestoreBackup(options, format) : RecoverStaleLease(options, format);
+  return options.restore_backup ? RestoreBackup(options, format)
+                                : RecoverStaleLease(options, format);
 }
 
 }  // namespace kvip

@@ -29,10 +29,10 @@ enum RecoverExit : int {
   kRecoverOk = 0,            // recovered, or nothing to recover
   kRecoverNotConfirmed = 1,  // acted, but recovery was not seen within the timeout
   kRecoverUsage = 2,
-  kRecoverBadBackup = 3,     // no usable backup
-  kRecoverCannotCheck = 4,   // the API could not be asked
-  kRecoverRefused = 5,       // the guard found a reason not to delete the lease
-  kRecoverWriteFailed = 6,   // the manifest could not be written, or the delete failed
+  kRecoverBadBackup = 3,    // no usable backup
+  kRecoverCannotCheck = 4,  // the API could not be asked
+  kRecoverRefused = 5,      // the guard found a reason not to delete the lease
+  kRecoverWriteFailed = 6,  // the manifest could not be written, or the delete failed
 };
 
 int Recover(const RecoverOptions& options);

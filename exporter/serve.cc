@@ -78,14 +78,14 @@ std::shared_ptr<kube::Client> LoadKubeClient(const ServeOptions& options, std::s
   if (!options.lease_watch && !options.vip_healthz) return nullptr;
   auto config = kube::LoadClientConfig(options.kubeconfig, error);
   if (!config) {
-    LogError("no Kubernetes client configuration: the lease watch reports "
-             "kubevip_lease_watch_up 0; the VIP healthz probe verifies with the system CA",
-             {{"err", error}});
+    LogError(
+        "no Kubernetes client configuration: the lease watch reports "
+        "kubevip_lease_watch_up 0; the VIP healthz probe verifies with the system CA",
+        {{"err", error}});
     return nullptr;
   }
-  LogInfo("Kubernetes client", {{"source", config->source},
-                                {"server", config->server},
-                                {"user", config->user}});
+  LogInfo("Kubernetes client",
+          {{"source", config->source}, {"server", config->server}, {"user", config->user}});
   return std::make_shared<kube::Client>(std::move(*config));
 }
 
@@ -99,8 +99,7 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
   collectors.push_back(std::make_unique<ProcessCollector>());
   if (!options.kubevip_manifest.empty())
     collectors.push_back(std::make_unique<ManifestCollector>(options.kubevip_manifest));
-  collectors.push_back(
-      std::make_unique<VipNetlinkCollector>(loop, e.vip_address, e.vip_interface));
+  collectors.push_back(std::make_unique<VipNetlinkCollector>(loop, e.vip_address, e.vip_interface));
   if (options.kubevip_log) {
     collectors.push_back(std::make_unique<KubeVipLogCollector>(loop, options.kubevip_log_path));
   }
@@ -147,13 +146,11 @@ int Serve(const ServeOptions& options, const char* version_string) {
   Effective effective = Resolve(options);
   const std::string& node = effective.node_name;
   auto metrics = std::make_shared<CollectorSet>(MakeCollectors(options, effective, loop));
-  metrics->AddStatic(GaugeFamily("kvip_exporter_build_info",
-                                 "A metric with a constant '1' value labeled by version, revision "
-                                 "and compiler from which kvip-exporter was built.",
-                                 1,
-                                 {{"version", KVIP_VERSION},
-                                  {"revision", KVIP_REVISION},
-                                  {"compiler", __VERSION__}}));
+  metrics->AddStatic(GaugeFamily(
+      "kvip_exporter_build_info",
+      "A metric with a constant '1' value labeled by version, revision "
+      "and compiler from which kvip-exporter was built.",
+      1, {{"version", KVIP_VERSION}, {"revision", KVIP_REVISION}, {"compiler", __VERSION__}}));
   metrics->AddStatic(GaugeFamily("kvip_exporter_node_info",
                                  "The node identity matched against the lease holder.", 1,
                                  {{"node", node}}));
@@ -171,7 +168,8 @@ int Serve(const ServeOptions& options, const char* version_string) {
     return 1;
   }
   std::string ports;
-  for (int port : server->ListeningPorts()) ports += (ports.empty() ? "" : ",") + std::to_string(port);
+  for (int port : server->ListeningPorts())
+    ports += (ports.empty() ? "" : ",") + std::to_string(port);
   LogInfo("listening", {{"address", options.listen_address}, {"ports", ports}, {"node", node}});
 
   boost::asio::signal_set signals(loop, SIGINT, SIGTERM);

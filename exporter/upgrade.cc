@@ -87,7 +87,8 @@ class Upgrader {
   std::string ManifestPath() const { return options_.cluster.kubevip_manifest; }
   std::string RuntimeEndpoint() const;
   manifest::RuntimeCli Cli() const {
-    return options_.runtime == "crictl" ? manifest::RuntimeCli::kCrictl : manifest::RuntimeCli::kCtr;
+    return options_.runtime == "crictl" ? manifest::RuntimeCli::kCrictl
+                                        : manifest::RuntimeCli::kCtr;
   }
 
   const UpgradeOptions& options_;
@@ -110,14 +111,15 @@ std::string Upgrader::RuntimeEndpoint() const {
 
 void Upgrader::AddPreflight(Check check, int exit_code_on_failure) {
   if (!check.ok && preflight_exit_ == kUpgradeOk) preflight_exit_ = exit_code_on_failure;
-  LogInfo("preflight", {{"check", check.name}, {"ok", check.ok ? "true" : "false"},
-                        {"detail", check.detail}});
+  LogInfo("preflight",
+          {{"check", check.name}, {"ok", check.ok ? "true" : "false"}, {"detail", check.detail}});
   preflight_.push_back(std::move(check));
 }
 
 void Upgrader::AddStep(std::string name, bool ok, std::string detail, Clock::time_point started) {
   double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  (ok ? LogInfo : LogError)("step", {{"step", name}, {"ok", ok ? "true" : "false"}, {"detail", detail}});
+  (ok ? LogInfo : LogError)("step",
+                            {{"step", name}, {"ok", ok ? "true" : "false"}, {"detail", detail}});
   steps_.push_back({std::move(name), ok, std::move(detail), seconds});
 }
 
@@ -128,8 +130,9 @@ bool Upgrader::SaveState(UpgradeStep step) {
   if (!manifest::WriteFileAtomically(state_file_, manifest::SerializeUpgradeState(state_),
                                      {0600, geteuid(), getegid()}, error)) {
     LogError("cannot record the upgrade state", {{"err", error}});
-    steps_.push_back({"state", false, "cannot record step " + std::string(manifest::StepName(step)) +
-                                          ": " + error});
+    steps_.push_back(
+        {"state", false,
+         "cannot record step " + std::string(manifest::StepName(step)) + ": " + error});
     return false;
   }
   LogInfo("state", {{"step", std::string(manifest::StepName(step))}, {"file", state_file_}});
@@ -155,11 +158,11 @@ bool Upgrader::Preflight() {
     AddPreflight({"lease", false, lease.error}, kUpgradeClusterUnhealthy);
   } else if (!lease.present || !lease.lease.FreshAt(now)) {
     AddPreflight({"lease", false,
-                  lease.present ? lease_name + " held by \"" + lease.lease.holder +
-                                      "\" is stale (renewed " + Seconds(now - lease.lease.renew_time) +
-                                      " ago, duration " + Seconds(lease.lease.duration_seconds) +
-                                      "); see `kvip-exporter recover`"
-                                : lease_name + " does not exist"},
+                  lease.present
+                      ? lease_name + " held by \"" + lease.lease.holder + "\" is stale (renewed " +
+                            Seconds(now - lease.lease.renew_time) + " ago, duration " +
+                            Seconds(lease.lease.duration_seconds) + "); see `kvip-exporter recover`"
+                      : lease_name + " does not exist"},
                  kUpgradeClusterUnhealthy);
   } else {
     AddPreflight({"lease", true, lease_name + " held by " + lease.lease.holder + ", fresh"},
@@ -175,8 +178,9 @@ bool Upgrader::Preflight() {
     for (const auto& pod : *pods)
       summary += (summary.empty() ? "" : ", ") + pod.node + "=" + pod.image +
                  (pod.running && pod.ready ? "" : " (not ready)");
-    AddPreflight({"pods", !pods->empty(), pods->empty() ? "no kube-vip mirror pods found" : summary},
-                 kUpgradeClusterUnhealthy);
+    AddPreflight(
+        {"pods", !pods->empty(), pods->empty() ? "no kube-vip mirror pods found" : summary},
+        kUpgradeClusterUnhealthy);
     if (lease.present) {
       manifest::LeaderGuard guard =
           manifest::CheckLeaderLast(access_.node, lease.lease.holder, *pods, target_image_);
@@ -185,21 +189,25 @@ bool Upgrader::Preflight() {
       if (!guard.this_node_leads) {
         check.detail = access_.node + " is a follower (leader: " + lease.lease.holder + ")";
       } else if (!guard.Refuses()) {
-        check.detail = access_.node + " leads and every other node is on the target: last, as it should be";
+        check.detail =
+            access_.node + " leads and every other node is on the target: last, as it should be";
       } else {
         check.detail = access_.node + " holds the lease while " + Join(guard.nodes_first, ", ") +
                        " still run the old version: upgrade " + Join(guard.nodes_first, ", ") +
-                       " first" + (options_.allow_leader ? " (overridden by --allow-leader)" : " (or pass --allow-leader)");
+                       " first" +
+                       (options_.allow_leader ? " (overridden by --allow-leader)"
+                                              : " (or pass --allow-leader)");
       }
       AddPreflight(check, kUpgradeLeaderFirst);
       if (guard.this_node_leads) {
         std::vector<std::string> ready;
         for (const auto& pod : *pods)
           if (pod.node != access_.node && pod.running && pod.ready) ready.push_back(pod.node);
-        AddPreflight({"failover-target", !ready.empty(),
-                      ready.empty() ? "no other node's kube-vip is running and ready to take the VIP"
-                                    : "ready to take over: " + Join(ready, ", ")},
-                     kUpgradeClusterUnhealthy);
+        AddPreflight(
+            {"failover-target", !ready.empty(),
+             ready.empty() ? "no other node's kube-vip is running and ready to take the VIP"
+                           : "ready to take over: " + Join(ready, ", ")},
+            kUpgradeClusterUnhealthy);
       }
     }
   }
@@ -219,8 +227,9 @@ bool Upgrader::Preflight() {
     backup_check.detail = error;
   } else if (access(backup_dir.c_str(), W_OK) != 0) {
     backup_check.detail = backup_dir + ": not writable: " + std::strerror(errno);
-  } else if (exists && (!manifest::ReadWholeFile(backup, existing, kMaxManifestBytes, existing_error) ||
-                        existing != current)) {
+  } else if (exists &&
+             (!manifest::ReadWholeFile(backup, existing, kMaxManifestBytes, existing_error) ||
+              existing != current)) {
     backup_check.detail = backup + " exists and differs from " + ManifestPath() +
                           "; move it away or pass --backup-dir";
   } else if (!exists && *free_bytes < current.size() + 64 * 1024) {
@@ -229,8 +238,9 @@ bool Upgrader::Preflight() {
                           " plus room to write it safely";
   } else {
     backup_check.ok = true;
-    backup_check.detail = backup + (exists ? " already holds this manifest" : " writable, " +
-                                                 std::to_string(*free_bytes / 1024) + " KiB free");
+    backup_check.detail =
+        backup + (exists ? " already holds this manifest"
+                         : " writable, " + std::to_string(*free_bytes / 1024) + " KiB free");
   }
   AddPreflight(backup_check, kUpgradeBackupFailed);
 
@@ -254,11 +264,12 @@ bool Upgrader::Preflight() {
   if (!options_.ansible_group_vars.empty()) {
     std::string vars;
     std::string vars_error;
-    bool ok = manifest::ReadWholeFile(options_.ansible_group_vars, vars, kMaxManifestBytes, vars_error) &&
-              manifest::SetAnsibleVar(vars, options_.ansible_group_vars, "kubevip_version",
-                                      options_.to, vars_error);
-    AddPreflight({"group-vars", ok, ok ? options_.ansible_group_vars + ": kubevip_version can be set"
-                                       : vars_error},
+    bool ok =
+        manifest::ReadWholeFile(options_.ansible_group_vars, vars, kMaxManifestBytes, vars_error) &&
+        manifest::SetAnsibleVar(vars, options_.ansible_group_vars, "kubevip_version", options_.to,
+                                vars_error);
+    AddPreflight({"group-vars", ok,
+                  ok ? options_.ansible_group_vars + ": kubevip_version can be set" : vars_error},
                  kUpgradeBadInput);
   }
   return preflight_exit_ == kUpgradeOk;
@@ -274,9 +285,8 @@ std::vector<std::string> Upgrader::Plan() const {
       "wait up to " + Seconds(static_cast<double>(options_.timeout.count())) + ": " + node_pod +
           " runs the new image and is Ready; " + access_.MetricsUrl() + " answers; https://" +
           access_.vip + ":" + std::to_string(access_.vip_port) + "/healthz ok; lease fresh" +
-          (state_.was_leader ? " and held by another node, which has the VIP" : "") +
-          "; then " + Seconds(static_cast<double>(options_.settle.count())) +
-          " without lock-conflict lines",
+          (state_.was_leader ? " and held by another node, which has the VIP" : "") + "; then " +
+          Seconds(static_cast<double>(options_.settle.count())) + " without lock-conflict lines",
       "on any failed wait: restore " + state_.backup_path + " atomically and wait for recovery",
   };
   if (!options_.ansible_group_vars.empty())
@@ -305,10 +315,12 @@ bool Upgrader::Pull() {
   auto argv = manifest::PullArgv(Cli(), RuntimeEndpoint(), target_image_);
   CommandResult r = RunCommand(argv, options_.pull_timeout);
   bool ok = r.started && !r.timed_out && r.exit_code == 0;
-  std::string detail = Join(argv) + ": " +
-                       (ok            ? "pulled"
-                        : r.timed_out ? "timed out after " + Seconds(static_cast<double>(options_.pull_timeout.count()))
-                                      : "exit " + std::to_string(r.exit_code) + ": " + LastLine(r.output));
+  std::string detail =
+      Join(argv) + ": " +
+      (ok ? "pulled"
+       : r.timed_out
+           ? "timed out after " + Seconds(static_cast<double>(options_.pull_timeout.count()))
+           : "exit " + std::to_string(r.exit_code) + ": " + LastLine(r.output));
   AddStep("pull", ok, detail, started);
   return ok;
 }
@@ -334,7 +346,8 @@ bool Upgrader::Rewrite() {
     ok = now_there && now_there->image == target_image_;
   }
   state_.rewritten_at = UnixNow();
-  AddStep("rewrite", ok, ok ? state_.from_image + " -> " + target_image_ + " in " + ManifestPath() : error,
+  AddStep("rewrite", ok,
+          ok ? state_.from_image + " -> " + target_image_ + " in " + ManifestPath() : error,
           started);
   return ok;
 }
@@ -368,12 +381,13 @@ std::vector<Check> Upgrader::Conditions(const std::string& image, double not_bef
   conditions.push_back(pod_check);
 
   MetricsProbe metrics = ProbeKubeVipMetrics(access_.MetricsUrl(), access_.options.request_timeout);
-  bool metrics_fresh = metrics.process_start_time == 0 ||
-                       metrics.process_start_time + kStartSlack >= not_before;
+  bool metrics_fresh =
+      metrics.process_start_time == 0 || metrics.process_start_time + kStartSlack >= not_before;
   conditions.push_back({"metrics", metrics.up && metrics_fresh,
                         !metrics.up     ? metrics.error
                         : metrics_fresh ? access_.MetricsUrl() + " answers"
-                                        : access_.MetricsUrl() + " answers from a process started before the change"});
+                                        : access_.MetricsUrl() +
+                                              " answers from a process started before the change"});
 
   conditions.push_back(ProbeVipHealthz(access_));
 
@@ -392,8 +406,9 @@ std::vector<Check> Upgrader::Conditions(const std::string& image, double not_bef
     bool vip_here = VipIsLocal(access_.vip);
     conditions.push_back(lease_check);
     conditions.push_back({"vip-placement", holder_here == vip_here,
-                          std::string("VIP ") + (vip_here ? "is" : "is not") + " on this node, which " +
-                              (holder_here ? "holds" : "does not hold") + " the lease"});
+                          std::string("VIP ") + (vip_here ? "is" : "is not") +
+                              " on this node, which " + (holder_here ? "holds" : "does not hold") +
+                              " the lease"});
   } else {
     conditions.push_back(lease_check);
   }
@@ -408,7 +423,8 @@ Upgrader::WaitOutcome Upgrader::WaitForKubeVip(const std::string& image, double 
   std::optional<Clock::time_point> settle_since;
   std::string settled_identity;
   std::vector<Check> last;
-  LogInfo("waiting", {{"phase", phase}, {"image", image},
+  LogInfo("waiting", {{"phase", phase},
+                      {"image", image},
                       {"deadline", Seconds(static_cast<double>(options_.timeout.count()))}});
   while (true) {
     std::string hopeless;
@@ -425,12 +441,14 @@ Upgrader::WaitOutcome Upgrader::WaitForKubeVip(const std::string& image, double 
     } else if (!settle_since) {
       settle_since = Clock::now();
       settled_identity = identity;
-      LogInfo("healthy, settling", {{"phase", phase},
-                                    {"settle", Seconds(static_cast<double>(options_.settle.count()))}});
+      LogInfo(
+          "healthy, settling",
+          {{"phase", phase}, {"settle", Seconds(static_cast<double>(options_.settle.count()))}});
     }
     if (settle_since && Clock::now() - *settle_since >= options_.settle) break;
     if (Clock::now() >= deadline) {
-      std::string failure = "not healthy within " + Seconds(static_cast<double>(options_.timeout.count())) + ":";
+      std::string failure =
+          "not healthy within " + Seconds(static_cast<double>(options_.timeout.count())) + ":";
       for (const Check& c : last)
         if (!c.ok) failure += " " + c.name + ": " + c.detail + ";";
       if (failure.back() == ';') failure.pop_back();
@@ -445,8 +463,9 @@ Upgrader::WaitOutcome Upgrader::WaitForKubeVip(const std::string& image, double 
   const std::string pod = access_.PodName() + "-" + access_.node;
   auto log = FetchPodLog(access_, pod, log_error);
   int conflicts = log ? manifest::CountLockConflictLines(*log) : -1;
-  std::string conflict_text = log ? std::to_string(conflicts) + " lock-conflict lines in " + pod + "'s log"
-                                  : "log of " + pod + " not readable: " + log_error;
+  std::string conflict_text =
+      log ? std::to_string(conflicts) + " lock-conflict lines in " + pod + "'s log"
+          : "log of " + pod + " not readable: " + log_error;
   if (judge_conflicts && conflicts != 0) {
     AddStep(phase, false, conflict_text, started);
     return {false, conflict_text};
@@ -465,7 +484,8 @@ bool Upgrader::UpdateGroupVars() {
   auto ownership = manifest::OwnershipOf(path, error);
   if (ownership && manifest::ReadWholeFile(path, text, kMaxManifestBytes, error))
     updated = manifest::SetAnsibleVar(text, path, "kubevip_version", options_.to, error);
-  bool ok = updated && (*updated == text || manifest::WriteFileAtomically(path, *updated, *ownership, error));
+  bool ok = updated &&
+            (*updated == text || manifest::WriteFileAtomically(path, *updated, *ownership, error));
   AddStep("group-vars", ok, ok ? path + ": kubevip_version: " + options_.to : error, started);
   return ok;
 }
@@ -476,8 +496,9 @@ int Upgrader::AlreadyAtTarget() {
   for (Check& c : Conditions(target_image_, 0, false, hopeless, identity))
     AddPreflight(std::move(c), kUpgradeClusterUnhealthy);
   if (preflight_exit_ != kUpgradeOk)
-    return Finish("already-at-target", preflight_exit_,
-                  ManifestPath() + " already runs " + target_image_ + ", but kube-vip is not healthy");
+    return Finish(
+        "already-at-target", preflight_exit_,
+        ManifestPath() + " already runs " + target_image_ + ", but kube-vip is not healthy");
   if (!options_.dry_run && !UpdateGroupVars())
     return Finish("already-at-target", kUpgradeGroupVarsFailed, "group vars not updated");
   return Finish("already-at-target", kUpgradeOk, ManifestPath() + " already runs " + target_image_);
@@ -490,7 +511,8 @@ int Upgrader::ContinueFromPull(bool resumed) {
     std::string backup;
     std::string error;
     if (!manifest::ReadWholeFile(ManifestPath(), current, kMaxManifestBytes, error) ||
-        !manifest::ReadWholeFile(state_.backup_path, backup, kMaxManifestBytes, error) || current != backup) {
+        !manifest::ReadWholeFile(state_.backup_path, backup, kMaxManifestBytes, error) ||
+        current != backup) {
       return Finish("refused", kUpgradeStateConflict,
                     error.empty() ? state_.backup_path + " differs from " + ManifestPath() +
                                         "; inspect both, then remove " + state_file_
@@ -507,14 +529,16 @@ int Upgrader::ContinueFromPull(bool resumed) {
     SaveState(UpgradeStep::kRolledBack);
     return Finish("failed", kUpgradeRuntimeFailed, "the pull failed; the manifest was not changed");
   }
-  if (!SaveState(UpgradeStep::kPulled)) return Finish("failed", kUpgradeBackupFailed, "cannot record state");
+  if (!SaveState(UpgradeStep::kPulled))
+    return Finish("failed", kUpgradeBackupFailed, "cannot record state");
   if (!Rewrite()) {
     std::string error;
     auto now_there = manifest::ReadManifest(ManifestPath(), error);
     if (now_there && now_there->image == state_.from_image) {
       state_.failure = steps_.back().detail;
       SaveState(UpgradeStep::kRolledBack);
-      return Finish("failed", kUpgradeRewriteFailed, "the manifest could not be rewritten; it was not changed");
+      return Finish("failed", kUpgradeRewriteFailed,
+                    "the manifest could not be rewritten; it was not changed");
     }
     return RollBack(steps_.back().detail, false);
   }
@@ -529,9 +553,11 @@ int Upgrader::ContinueWaiting() {
   state_.failure.clear();
   SaveState(UpgradeStep::kDone);
   if (!UpdateGroupVars())
-    return Finish("upgraded", kUpgradeGroupVarsFailed,
-                  access_.node + " runs " + target_image_ + ", but the group vars were not updated");
-  return Finish("upgraded", kUpgradeOk, access_.node + " runs " + target_image_ + " and is healthy");
+    return Finish(
+        "upgraded", kUpgradeGroupVarsFailed,
+        access_.node + " runs " + target_image_ + ", but the group vars were not updated");
+  return Finish("upgraded", kUpgradeOk,
+                access_.node + " runs " + target_image_ + " and is healthy");
 }
 
 int Upgrader::RollBack(const std::string& failure, bool requested) {
@@ -543,14 +569,18 @@ int Upgrader::RollBack(const std::string& failure, bool requested) {
   std::string current;
   if (!manifest::ReadWholeFile(state_.backup_path, backup, kMaxManifestBytes, error)) {
     AddStep("restore", false, error, started);
-    return Finish("rollback-failed", kUpgradeRollbackFailed, failure + "; and the backup cannot be read");
+    return Finish("rollback-failed", kUpgradeRollbackFailed,
+                  failure + "; and the backup cannot be read");
   }
   auto backed_up = manifest::ParseManifest(backup, state_.backup_path, error);
   if (!backed_up || backed_up->image != state_.from_image) {
     AddStep("restore", false,
-            backed_up ? state_.backup_path + " runs " + backed_up->image + ", not " + state_.from_image : error,
+            backed_up
+                ? state_.backup_path + " runs " + backed_up->image + ", not " + state_.from_image
+                : error,
             started);
-    return Finish("rollback-failed", kUpgradeRollbackFailed, failure + "; and the backup is not usable");
+    return Finish("rollback-failed", kUpgradeRollbackFailed,
+                  failure + "; and the backup is not usable");
   }
   double not_before = 0;  // unchanged manifest: the old pod may have been running all along
   manifest::ReadWholeFile(ManifestPath(), current, kMaxManifestBytes, error);
@@ -559,7 +589,8 @@ int Upgrader::RollBack(const std::string& failure, bool requested) {
     if (!ownership) ownership = manifest::OwnershipOf(state_.backup_path, error);
     if (!ownership || !manifest::WriteFileAtomically(ManifestPath(), backup, *ownership, error)) {
       AddStep("restore", false, error, started);
-      return Finish("rollback-failed", kUpgradeRollbackFailed, failure + "; and restoring the backup failed");
+      return Finish("rollback-failed", kUpgradeRollbackFailed,
+                    failure + "; and restoring the backup failed");
     }
     not_before = UnixNow();
   }
@@ -580,7 +611,8 @@ int Upgrader::RollBack(const std::string& failure, bool requested) {
 
 int Upgrader::Finish(const std::string& result, int exit_code, const std::string& message) {
   (exit_code == kUpgradeOk ? LogInfo : LogError)(
-      "upgrade finished", {{"result", result}, {"exit_code", std::to_string(exit_code)}, {"msg", message}});
+      "upgrade finished",
+      {{"result", result}, {"exit_code", std::to_string(exit_code)}, {"msg", message}});
   std::vector<std::string> plan = printed_plan_ ? Plan() : std::vector<std::string>{};
   if (format_ == OutputFormat::kJson) {
     rapidjson::StringBuffer buffer;
@@ -622,7 +654,8 @@ int Upgrader::Finish(const std::string& result, int exit_code, const std::string
     }
     if (!plan.empty()) {
       std::cout << "plan:\n";
-      for (size_t i = 0; i < plan.size(); ++i) std::cout << "  " << i + 1 << ". " << plan[i] << "\n";
+      for (size_t i = 0; i < plan.size(); ++i)
+        std::cout << "  " << i + 1 << ". " << plan[i] << "\n";
     }
     if (!steps_.empty()) {
       std::cout << "steps:\n";
@@ -704,7 +737,8 @@ int Upgrader::Run() {
   state_.node = access_.node;
   state_.from_image = m.image;
   state_.to_image = target_image_;
-  state_.backup_path = manifest::BackupPathFor(ManifestPath(), m.image_ref.tag, options_.backup_dir);
+  state_.backup_path =
+      manifest::BackupPathFor(ManifestPath(), m.image_ref.tag, options_.backup_dir);
   state_.started_at = UnixNow();
   if (m.image == target_image_) return AlreadyAtTarget();
 
@@ -713,7 +747,8 @@ int Upgrader::Run() {
   if (!ready) return Finish("refused", preflight_exit_, "preflight failed; nothing was changed");
   if (options_.dry_run) return Finish("planned", kUpgradeOk, "dry run: nothing was changed");
 
-  if (!Backup()) return Finish("failed", kUpgradeBackupFailed, "the backup failed; nothing was changed");
+  if (!Backup())
+    return Finish("failed", kUpgradeBackupFailed, "the backup failed; nothing was changed");
   if (!SaveState(UpgradeStep::kBackedUp))
     return Finish("failed", kUpgradeBackupFailed, "cannot record state; nothing was changed");
   return ContinueFromPull(/*resumed=*/false);

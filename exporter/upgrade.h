@@ -19,7 +19,7 @@ struct UpgradeOptions {
   bool dry_run = false;
   bool rollback = false;  // undo the unfinished upgrade recorded in the state file
   std::string state_dir = "/var/lib/kvip-exporter";
-  std::string backup_dir;  // default: the manifests directory's parent (/etc/kubernetes)
+  std::string backup_dir;       // default: the manifests directory's parent (/etc/kubernetes)
   std::string runtime = "ctr";  // ctr | crictl
   std::string containerd_address = "/run/containerd/containerd.sock";
   std::string runtime_endpoint;  // crictl's; default unix://<containerd_address>
@@ -31,19 +31,19 @@ struct UpgradeOptions {
 
 // Exit codes, distinct per failure class so scripts (ansible) can branch on them.
 enum UpgradeExit : int {
-  kUpgradeOk = 0,               // upgraded, already at the target, planned (--dry-run), rolled back on request
+  kUpgradeOk = 0,  // upgraded, already at the target, planned (--dry-run), rolled back on request
   kUpgradeInternal = 1,
   kUpgradeUsage = 2,
-  kUpgradeBadInput = 3,         // manifest or group vars missing/malformed
-  kUpgradeClusterUnhealthy = 4, // API, VIP healthz, lease, or no failover target
-  kUpgradeLeaderFirst = 5,      // this node leads and followers are not upgraded yet
-  kUpgradeBackupFailed = 6,     // backup or state file could not be written
-  kUpgradeRuntimeFailed = 7,    // runtime unreachable or the pull failed; nothing changed
-  kUpgradeRewriteFailed = 8,    // the manifest could not be rewritten; nothing changed
-  kUpgradeRolledBack = 9,       // the new version failed a wait; the old one is back and healthy
-  kUpgradeRollbackFailed = 10,  // the rollback did not confirm recovery: act now
-  kUpgradeStateConflict = 11,   // the state file and the manifest disagree; see the message
-  kUpgradeGroupVarsFailed = 12, // upgraded, but the Ansible group vars were not updated
+  kUpgradeBadInput = 3,          // manifest or group vars missing/malformed
+  kUpgradeClusterUnhealthy = 4,  // API, VIP healthz, lease, or no failover target
+  kUpgradeLeaderFirst = 5,       // this node leads and followers are not upgraded yet
+  kUpgradeBackupFailed = 6,      // backup or state file could not be written
+  kUpgradeRuntimeFailed = 7,     // runtime unreachable or the pull failed; nothing changed
+  kUpgradeRewriteFailed = 8,     // the manifest could not be rewritten; nothing changed
+  kUpgradeRolledBack = 9,        // the new version failed a wait; the old one is back and healthy
+  kUpgradeRollbackFailed = 10,   // the rollback did not confirm recovery: act now
+  kUpgradeStateConflict = 11,    // the state file and the manifest disagree; see the message
+  kUpgradeGroupVarsFailed = 12,  // upgraded, but the Ansible group vars were not updated
 };
 
 int Upgrade(const UpgradeOptions& options);

@@ -29,8 +29,7 @@ std::string VersionOf(const std::string& image) {
 
 }  // namespace
 
-void WriteChecksJson(JsonWriter& w, const char* key,
-                     const std::vector<Check>& checks) {
+void WriteChecksJson(JsonWriter& w, const char* key, const std::vector<Check>& checks) {
   w.Key(key);
   w.StartArray();
   for (const Check& c : checks) {
@@ -51,9 +50,12 @@ void WriteChecksJson(JsonWriter& w, const char* key,
 }
 
 bool ParseOutputFormat(std::string_view text, OutputFormat& format) {
-  if (text == "table" || text == "text") format = OutputFormat::kTable;
-  else if (text == "json") format = OutputFormat::kJson;
-  else return false;
+  if (text == "table" || text == "text")
+    format = OutputFormat::kTable;
+  else if (text == "json")
+    format = OutputFormat::kJson;
+  else
+    return false;
   return true;
 }
 
@@ -61,8 +63,8 @@ void PrintCheckTable(std::ostream& out, const std::vector<Check>& checks) {
   size_t width = 4;
   for (const Check& c : checks) width = std::max(width, c.name.size());
   for (const Check& c : checks) {
-    out << "  " << (c.ok ? "ok  " : "FAIL") << "  " << std::left << std::setw(static_cast<int>(width))
-        << c.name << "  " << c.detail;
+    out << "  " << (c.ok ? "ok  " : "FAIL") << "  " << std::left
+        << std::setw(static_cast<int>(width)) << c.name << "  " << c.detail;
     if (c.seconds >= 0) out << " (" << std::fixed << std::setprecision(1) << c.seconds << " s)";
     out << "\n";
   }
@@ -106,8 +108,8 @@ ClusterAccess OpenClusterAccess(const ClusterOptions& options) {
   access.manifest = manifest::ReadManifest(options.kubevip_manifest, access.manifest_error);
   access.node = ResolveNodeName(options.node_name);
   access.vip = !options.vip_address.empty() ? options.vip_address
-               : access.manifest                ? access.manifest->VipAddress()
-                                                : "";
+               : access.manifest            ? access.manifest->VipAddress()
+                                            : "";
   access.vip_port = options.vip_port > 0 ? options.vip_port
                     : access.manifest    ? access.manifest->ApiServerPort()
                                          : 6443;
@@ -122,7 +124,8 @@ Check ProbeVipHealthz(const ClusterAccess& access) {
     check.detail = "no VIP: the manifest has no address and --vip.address is not set";
     return check;
   }
-  std::string host = access.vip.find(':') != std::string::npos ? "[" + access.vip + "]" : access.vip;
+  std::string host =
+      access.vip.find(':') != std::string::npos ? "[" + access.vip + "]" : access.vip;
   HttpRequest request;
   request.url = "https://" + host + ":" + std::to_string(access.vip_port) + "/healthz";
   request.timeout = access.options.request_timeout;
@@ -272,7 +275,8 @@ int Verify(const VerifyOptions& options) {
   } else if (!lease.present) {
     lease_check.detail = lease_name + " does not exist";
   } else if (!lease.lease.FreshAt(now)) {
-    lease_check.detail = lease_name + " held by \"" + lease.lease.holder + "\" but not renewed for " +
+    lease_check.detail = lease_name + " held by \"" + lease.lease.holder +
+                         "\" but not renewed for " +
                          std::to_string(static_cast<int>(now - lease.lease.renew_time)) +
                          " s (duration " + std::to_string(lease.lease.duration_seconds) + " s)";
   } else {
@@ -298,18 +302,21 @@ int Verify(const VerifyOptions& options) {
                          (on_version ? "" : "; expected " + expect);
       checks.push_back(pod_check);
 
-      const std::string url = "http://" + pod.host_ip + ":" + std::to_string(access.MetricsPort()) +
-                              "/metrics";
+      const std::string url =
+          "http://" + pod.host_ip + ":" + std::to_string(access.MetricsPort()) + "/metrics";
       MetricsProbe metrics = ProbeKubeVipMetrics(url, access.options.request_timeout);
-      checks.push_back({"metrics " + pod.node, metrics.up, metrics.up ? url + " up" : metrics.error});
+      checks.push_back(
+          {"metrics " + pod.node, metrics.up, metrics.up ? url + " up" : metrics.error});
 
       std::string log_error;
       auto log = FetchPodLog(access, pod.name, log_error);
       int conflicts = log ? manifest::CountLockConflictLines(*log) : -1;
-      checks.push_back({"lock-conflicts " + pod.node, conflicts == 0,
-                        log ? std::to_string(conflicts) + " lock-conflict lines since the last restart"
-                            : log_error});
-      restarts += (restarts.empty() ? "" : ", ") + pod.node + "=" + std::to_string(pod.restart_count);
+      checks.push_back(
+          {"lock-conflicts " + pod.node, conflicts == 0,
+           log ? std::to_string(conflicts) + " lock-conflict lines since the last restart"
+               : log_error});
+      restarts +=
+          (restarts.empty() ? "" : ", ") + pod.node + "=" + std::to_string(pod.restart_count);
     }
     // Reported, not judged: restarts before an upgrade are history, not a failure.
     checks.push_back({"restarts", true, restarts});

@@ -4,6 +4,9 @@
 // every :2112 up, no lock-conflict lines since the last restart, restart counts). The
 // probes it is made of are shared with `upgrade` (its waits) and `recover`.
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <chrono>
 #include <iosfwd>
 #include <memory>
@@ -11,9 +14,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "kube/client.h"
 #include "manifest/cluster_state.h"
@@ -24,10 +24,10 @@ namespace kvip {
 // Flags every one-shot mode shares with the daemon's own names.
 struct ClusterOptions {
   std::string kubevip_manifest = "/etc/kubernetes/manifests/kube-vip.yaml";
-  std::string kubeconfig;  // default $KUBECONFIG, else in-cluster
-  std::string node_name;   // default $NODE_NAME, else the host name
-  std::string vip_address;     // default: the manifest's address
-  int vip_port = 0;            // default: the manifest's port, else 6443
+  std::string kubeconfig;   // default $KUBECONFIG, else in-cluster
+  std::string node_name;    // default $NODE_NAME, else the host name
+  std::string vip_address;  // default: the manifest's address
+  int vip_port = 0;         // default: the manifest's port, else 6443
   bool vip_healthz_insecure = false;
   std::chrono::milliseconds request_timeout{3000};
   std::string output = "table";  // table | json

@@ -23,8 +23,8 @@ std::string PickNewImage(FuzzedDataProvider& provider) {
       "ghcr.io/kube-vip/kube-vip:v1.0.4",
       "ghcr.io/kube-vip/kube-vip:v1.0.3",
       "registry.local:5000/kube-vip/kube-vip:v1.0.4",
-      "ghcr.io/kube-vip/kube-vip:v1.0.4@sha256:"
-      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+      ("ghcr.io/kube-vip/kube-vip:v1.0.4@sha256:"
+       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
       "kube-vip",
       "k:1",
   };

@@ -122,7 +122,8 @@ def main():
     env = dict(os.environ)
     # Leaks are findings; UBSan reports stop the run.
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:symbolize=1")
-    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:"
+                   f"suppressions={FUZZ / 'ubsan.supp'}")
 
     print(f"{'target':<20} {'execs':>11} {'exec/s':>8} {'secs':>6} {'cov':>5} {'ft':>6} "
           f"{'new':>5} {'rss MB':>6}  result", flush=True)
@@ -140,7 +141,8 @@ def main():
             failed.append(name)
             print(f"  {r['summary']}")
             for path in r["findings"]:
-                print(f"  input: {path}\n  replay: {r['binary']} {path}")
+                print(f"  input: {path}\n  replay: UBSAN_OPTIONS='{env['UBSAN_OPTIONS']}' "
+                      f"{r['binary']} {path}")
             print(f"  log: {findings_root / (name + '.log')}")
     if temporary:
         temporary.cleanup()

@@ -8,6 +8,8 @@ shows the others (each section says when it was measured).
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -34,7 +36,13 @@ class LoadSampler(threading.Thread):
             self.values.append(loadavg()[0])
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main():
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C, so every finally block stops what it started.
+    signal.signal(signal.SIGTERM, _interrupt)
     ap = argparse.ArgumentParser(prog="bench/run")
     ap.add_argument("phases", nargs="*", default=["all"], help=" ".join(ALL) + " or all")
     ap.add_argument("--exporter", required=True)
@@ -64,6 +72,12 @@ def main():
     path = os.path.join(ctx.out, "results.json")
     results = load_json(path) if os.path.exists(path) else {}
 
+    if set(phases) - {"report"} or "kvip_version" not in results:
+        out = subprocess.run([ctx.exporter, "--version"], capture_output=True, text=True)
+        # The tree is shared and edited while we run: say whether it had local changes.
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        results["kvip_version"] = out.stdout.strip() + (" + uncommitted changes" if dirty else "")
     sampler = LoadSampler()
     sampler.start()
     run_info = machine()
@@ -89,12 +103,14 @@ def main():
         if tb_phases:
             # The loopback phases run inside, so the footprint window also covers the
             # testbed's kube-vip, exporters and kube-state-metrics.
-            tb = testbed.run(ctx, tb_phases, loopback_hook=loopback_phases)
-            tb["measured"] = time.strftime("%Y-%m-%d %H:%M")
             merged = results.get("testbed", {})
-            merged.update(tb)
-            results["testbed"] = merged
-            save_json(path, results)
+
+            def record(tb):
+                merged.update(tb)
+                merged["measured"] = time.strftime("%Y-%m-%d %H:%M")
+                results["testbed"] = merged
+                save_json(path, results)
+            record(testbed.run(ctx, tb_phases, loopback_hook=loopback_phases, on_change=record))
         if not ran_loopback:
             loopback_phases({})
     finally:

@@ -45,7 +45,8 @@ def one_run(bed, name, argv, port, scrapes, idle_seconds, out_file, env=None):
         wait_for(f"{name} under valgrind",
                  lambda: http_ok_in_netns(bed.netns.name, f"http://127.0.0.1:{port}/metrics", 20),
                  180, interval=1)
-        bed.fixed_rate(port, 10000, 1, out_file + ".warmup.txt", connections=1, grace=300)
+        # WARMUP requests, all due at once (rate x seconds = WARMUP), one connection.
+        bed.fixed_rate(port, 1000, WARMUP / 1000, out_file + ".warmup.txt", connections=1, grace=300)
         t0 = time.monotonic()
         if scrapes:
             r = bed.fixed_rate(port, 10000, scrapes / 10000, out_file + ".scrapes.txt",

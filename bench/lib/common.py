@@ -105,6 +105,30 @@ def proc_rss_kb(pid):
     return 0
 
 
+def proc_rss_anon_kb(pid):
+    """Private (anonymous) resident memory: RSS without the file-backed pages of shared
+    libraries and the binary, which other processes may share."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_rss_by_mapping(pid):
+    """{mapped file or [anon] -> resident KiB} from /proc/PID/smaps."""
+    out, name = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split()
+                name = parts[5] if len(parts) > 5 else "[anon]"
+            elif first == "Rss:":
+                out[name] = out.get(name, 0) + int(line.split()[1])
+    return {k: v for k, v in out.items() if v}
+
+
 def proc_cpu_seconds(pid):
     """utime+stime of the whole process (exited threads included), 1/CLK_TCK resolution."""
     with open(f"/proc/{pid}/stat") as f:

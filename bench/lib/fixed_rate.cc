@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -43,9 +44,7 @@ size_t CountBody(char*, size_t size, size_t count, void* user) {
   return size * count;
 }
 
-double Micros(Clock::duration d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
+double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
 }  // namespace
 
@@ -61,7 +60,8 @@ int main(int argc, char** argv) {
   const int connections = std::atoi(argv[4]);
   const double grace = argc == 7 ? std::atof(argv[6]) : 10.0;
   if (rate <= 0 || seconds <= 0 || connections <= 0 || rate * seconds > 1e6) {
-    std::fprintf(stderr, "fixed_rate: need RATE > 0, SECONDS > 0, CONNECTIONS > 0, RATE*SECONDS <= 1e6\n");
+    std::fprintf(stderr,
+                 "fixed_rate: need RATE > 0, SECONDS > 0, CONNECTIONS > 0, RATE*SECONDS <= 1e6\n");
     return 2;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -78,9 +78,9 @@ int main(int argc, char** argv) {
     curl_easy_setopt(slot.easy, CURLOPT_TCP_NODELAY, 1L);
   }
 
-  const auto total = static_cast<size_t>(rate * seconds);
-  const auto interval = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(1.0 / rate));
+  const auto total = static_cast<size_t>(std::llround(rate * seconds));
+  const auto interval =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
   std::vector<Sample> samples;
   samples.reserve(total);
   std::deque<Clock::time_point> waiting;  // due but no free connection yet
@@ -150,10 +150,11 @@ int main(int argc, char** argv) {
   // keeps up, the server's capacity when it falls behind.
   double elapsed = std::chrono::duration<double>(last_done - start).count();
   double span = std::chrono::duration<double>(last_done - first_done).count();
-  std::printf("{\"scheduled\": %zu, \"completed\": %zu, \"ok\": %zu, \"elapsed_s\": %.3f, "
-              "\"span_s\": %.3f, \"achieved_rps\": %.1f, \"unsent\": %zu}\n",
-              total, samples.size(), ok, elapsed, span,
-              span > 0 && ok > 1 ? static_cast<double>(ok - 1) / span : 0.0, total - samples.size());
+  std::printf(
+      "{\"scheduled\": %zu, \"completed\": %zu, \"ok\": %zu, \"elapsed_s\": %.3f, "
+      "\"span_s\": %.3f, \"achieved_rps\": %.1f, \"unsent\": %zu}\n",
+      total, samples.size(), ok, elapsed, span,
+      span > 0 && ok > 1 ? static_cast<double>(ok - 1) / span : 0.0, total - samples.size());
   for (auto& slot : slots) curl_easy_cleanup(slot.easy);
   curl_multi_cleanup(multi);
   curl_global_cleanup();

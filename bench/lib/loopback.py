@@ -17,7 +17,7 @@ import time
 
 import callgrind
 from common import (REPO, Netns, Processes, http_ok_in_netns, log, proc_cpu_seconds, proc_cpu_seconds_fine,
-                    proc_rss_kb, proc_threads, summary, wait_for, loadavg)
+                    proc_rss_anon_kb, proc_rss_by_mapping, proc_rss_kb, proc_threads, summary, wait_for, loadavg)
 
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 MANIFEST = os.path.join(REPO, "tests/unit/fixtures/manifest/kube-vip-generated-v1.0.3.yaml")
@@ -128,6 +128,7 @@ def sample_footprint(pids_by_name, seconds):
     cpu0 = {n: _sum(proc_cpu_seconds, pids) for n, pids in pids_by_name.items()}
     fine0 = {n: _sum(proc_cpu_seconds_fine, pids) for n, pids in pids_by_name.items()}
     rss = {n: [] for n in pids_by_name}
+    anon = {n: [] for n in pids_by_name}
     loads = []
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
@@ -135,6 +136,9 @@ def sample_footprint(pids_by_name, seconds):
             v = _sum(proc_rss_kb, pids)
             if v is not None:
                 rss[n].append(v)
+            v = _sum(proc_rss_anon_kb, pids)
+            if v is not None:
+                anon[n].append(v)
         loads.append(loadavg()[0])
         time.sleep(1.0)
     elapsed = time.monotonic() - t0
@@ -149,7 +153,9 @@ def sample_footprint(pids_by_name, seconds):
         v = sorted(rss[n])
         if not v:
             continue
+        a = sorted(anon[n]) or [None]
         out[n] = {"rss_kb_median": v[len(v) // 2], "rss_kb_max": v[-1],
+                  "rss_anon_kb_median": a[len(a) // 2],
                   "cpu_seconds": cpu, "cpu_percent": 100.0 * cpu / elapsed if cpu is not None else None,
                   "threads": _sum(proc_threads, pids), "window_s": elapsed}
     return out, loads
@@ -179,6 +185,7 @@ def measure(ctx, bed, results, extra_pids):
     pids = {n: [p] for n, p in bed.pids.items()}
     pids.update(extra_pids or {})
     results["footprint"], loads = sample_footprint(pids, ctx.idle_seconds)
+    results["kvip_rss_by_mapping"] = proc_rss_by_mapping(bed.pids["kvip-exporter"])
     results["footprint_load"] = summary(loads)
 
     rates = QUICK_RATES if ctx.quick else RATES

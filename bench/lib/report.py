@@ -48,6 +48,7 @@ def machine_section(r):
                   f"max {la.get('max', float('nan')):.1f} (sampled every 5 s; "
                   f"{m.get('nproc', '?')} CPUs shared with other builds and testbeds)"
                   if la.get("n") else "n/a"],
+                 ["kvip-exporter", r.get("kvip_version", "?") + " (Release: -O3, NDEBUG)"],
                  ["phases in the last run", " ".join(m.get("phases", []))],
              ]), "", "`free -m` at the start:", "", "```", m.get("free", ""), "```", ""]
     return lines
@@ -62,7 +63,11 @@ def footprint_section(lb, targets):
     for name, v in fp.items():
         ratio = f"{v['rss_kb_median'] / base:.2f}" if base else "n/a"
         cpu = f"{v['cpu_seconds'] * 1000:.1f} ms ({v['cpu_percent']:.3f} %)" if v["cpu_seconds"] is not None else "n/a (restarted)"
-        rows.append([name, mb(v["rss_kb_median"]), mb(v["rss_kb_max"]), ratio, cpu, v["threads"]])
+        anon_base = fp.get(NE_MIN, {}).get("rss_anon_kb_median")
+        anon = v.get("rss_anon_kb_median")
+        anon_ratio = f"{anon / anon_base:.2f}" if anon and anon_base else "n/a"
+        rows.append([name, mb(v["rss_kb_median"]), mb(v["rss_kb_max"]), ratio, mb(anon), anon_ratio, cpu,
+                     v["threads"]])
     out = ["## Footprint (idle, same 60 s window for every process)", "",
            f"Measured {lb.get('measured', '?')}; load average during the window: median "
            f"{lb.get('footprint_load', {}).get('p50', float('nan')):.1f}. RSS from `/proc/PID/status` "
@@ -70,7 +75,21 @@ def footprint_section(lb, targets):
            "container process in the testbed; testbed exporters run every collector (lease watch, "
            "VIP netlink, kube-vip scrape, healthz, log tail, manifest).", "",
            table(["process", "RSS median (MiB)", "RSS max (MiB)", "RSS / node_exporter (minimal)",
+                  "private (RssAnon) MiB", "private / node_exporter (minimal)",
                   "CPU over the window", "threads"], rows), ""]
+    bymap = lb.get("kvip_rss_by_mapping")
+    if bymap:
+        total = sum(bymap.values())
+        curl_deps = ("libgnutls", "libnettle", "libhogweed", "libgmp", "libp11-kit", "libtasn1",
+                     "libunistring", "libkrb5", "libk5crypto", "libkrb5support", "libgssapi_krb5",
+                     "libldap", "liblber", "libsasl2", "libssh2", "librtmp", "libnghttp2", "libidn2",
+                     "libpsl", "libbrotli", "libzstd", "libcom_err", "libkeyutils", "libffi")
+        extra = sum(v for k, v in bymap.items() if any(d in k for d in curl_deps))
+        top = sorted(bymap.items(), key=lambda kv: -kv[1])[:10]
+        out += [f"Where kvip-exporter's {mb(total)} MiB resident sit (from `/proc/PID/smaps`, loopback "
+                "instance): " + ", ".join(f"{os.path.basename(k) or k} {v} KiB" for k, v in top) +
+                f". Libraries that only libcurl's dependency tree brings in (GnuTLS via librtmp, "
+                f"Kerberos, LDAP, SASL, libssh2, nghttp2, ...) hold {extra} KiB.", ""]
     g = lb.get("rss_growth", {})
     if g:
         rows = []

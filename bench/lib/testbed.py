@@ -410,9 +410,23 @@ def upgrades(bed, reps):
     return res
 
 
-def run(ctx, phases, loopback_hook=None):
+class Recorded(dict):
+    """A dict that hands itself to on_change after every new entry: a run that fails later
+    keeps what it measured so far."""
+
+    def __init__(self, on_change, **kw):
+        super().__init__(**kw)
+        self.on_change = on_change
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if self.on_change:
+            self.on_change(dict(self))
+
+
+def run(ctx, phases, loopback_hook=None, on_change=None):
     bed = Testbed(ctx)
-    results = {"testbed": bed.name}
+    results = Recorded(on_change, testbed=bed.name)
     started = False
     try:
         if not bed.is_up():
@@ -459,4 +473,4 @@ def run(ctx, phases, loopback_hook=None):
         if started and not ctx.keep_testbed:
             log(f"testbed {bed.name}: down")
             bed.tb("down", check=False, timeout=600)
-    return results
+    return dict(results)

@@ -37,12 +37,12 @@ std::vector<prometheus::MetricFamily> CollectorSet::Collect() const {
   }
 
   std::vector<prometheus::MetricFamily> out = static_families_;
-  auto success = MakeFamily("kvip_exporter_collector_success",
-                            "1 if the collector succeeded in this scrape.",
-                            prometheus::MetricType::Gauge);
-  auto duration = MakeFamily("kvip_exporter_collector_duration_seconds",
-                             "Time the collector took in this scrape.",
-                             prometheus::MetricType::Gauge);
+  auto success =
+      MakeFamily("kvip_exporter_collector_success", "1 if the collector succeeded in this scrape.",
+                 prometheus::MetricType::Gauge);
+  auto duration =
+      MakeFamily("kvip_exporter_collector_duration_seconds",
+                 "Time the collector took in this scrape.", prometheus::MetricType::Gauge);
   for (size_t i = 0; i < pending.size(); ++i) {
     Result result = pending[i].get();
     std::string name(collectors_[i]->Name());

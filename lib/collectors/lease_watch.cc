@@ -29,8 +29,8 @@ bool LeaseWatchCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     }
     status.last_error = unavailable_;
   }
-  for (auto& family : LeaseFamilies(status, options_.namespace_name, options_.lease_name,
-                                    node_name_, UnixNow())) {
+  for (auto& family :
+       LeaseFamilies(status, options_.namespace_name, options_.lease_name, node_name_, UnixNow())) {
     out.push_back(std::move(family));
   }
   return status.watch_up;

@@ -31,8 +31,10 @@ bool ManifestCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     }
   }
   if (error != last_error_) {
-    if (!error.empty()) LogWarn("cannot read the kube-vip manifest", {{"err", error}});
-    else LogInfo("kube-vip manifest readable again", {{"path", path_}});
+    if (!error.empty())
+      LogWarn("cannot read the kube-vip manifest", {{"err", error}});
+    else
+      LogInfo("kube-vip manifest readable again", {{"path", path_}});
     last_error_ = error;
   }
   if (!parsed_) return false;

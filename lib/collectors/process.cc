@@ -79,8 +79,8 @@ bool ProcessCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
                               (utime + stime) / ticks));
   out.push_back(GaugeFamily("process_resident_memory_bytes", "Resident memory size in bytes.",
                             rss_pages * static_cast<double>(page_size_)));
-  out.push_back(GaugeFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                            vsize));
+  out.push_back(
+      GaugeFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.", vsize));
   out.push_back(GaugeFamily("process_start_time_seconds",
                             "Start time of the process since unix epoch in seconds.",
                             boot_time_seconds_ + start_ticks / ticks));

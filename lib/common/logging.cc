@@ -50,11 +50,21 @@ void AppendQuoted(std::string& out, std::string_view value) {
   out += '"';
   for (char c : value) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -71,10 +81,14 @@ void AppendQuoted(std::string& out, std::string_view value) {
 std::string_view LevelName(spdlog::level::level_enum level) {
   switch (level) {
     case spdlog::level::trace:
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    default: return "error";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    default:
+      return "error";
   }
 }
 
@@ -97,8 +111,8 @@ class StructuredFormatter final : public spdlog::formatter {
   void format(const spdlog::details::log_msg& record, spdlog::memory_buf_t& dest) override {
     std::string_view msg;
     auto fields = SplitPayload(std::string_view(record.payload.data(), record.payload.size()), msg);
-    std::string line = FormatLogRecord(format_, Timestamp(record.time), LevelName(record.level),
-                                       msg, fields);
+    std::string line =
+        FormatLogRecord(format_, Timestamp(record.time), LevelName(record.level), msg, fields);
     line += '\n';
     dest.append(line.data(), line.data() + line.size());
   }
@@ -153,18 +167,26 @@ std::string FormatLogRecord(LogFormat format, std::string_view timestamp, std::s
 }
 
 bool ParseLogLevel(std::string_view text, spdlog::level::level_enum& level) {
-  if (text == "debug") level = spdlog::level::debug;
-  else if (text == "info") level = spdlog::level::info;
-  else if (text == "warn") level = spdlog::level::warn;
-  else if (text == "error") level = spdlog::level::err;
-  else return false;
+  if (text == "debug")
+    level = spdlog::level::debug;
+  else if (text == "info")
+    level = spdlog::level::info;
+  else if (text == "warn")
+    level = spdlog::level::warn;
+  else if (text == "error")
+    level = spdlog::level::err;
+  else
+    return false;
   return true;
 }
 
 bool ParseLogFormat(std::string_view text, LogFormat& format) {
-  if (text == "logfmt") format = LogFormat::kLogfmt;
-  else if (text == "json") format = LogFormat::kJson;
-  else return false;
+  if (text == "logfmt")
+    format = LogFormat::kLogfmt;
+  else if (text == "json")
+    format = LogFormat::kJson;
+  else
+    return false;
   return true;
 }
 

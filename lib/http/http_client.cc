@@ -40,12 +40,16 @@ void ApplyTls(void* curl_easy_handle, const TlsOptions& tls) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  if (!tls.ca_pem.empty()) SetBlob(curl, CURLOPT_CAINFO_BLOB, tls.ca_pem);
-  else if (!tls.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
-  if (!tls.client_cert_pem.empty()) SetBlob(curl, CURLOPT_SSLCERT_BLOB, tls.client_cert_pem);
+  if (!tls.ca_pem.empty())
+    SetBlob(curl, CURLOPT_CAINFO_BLOB, tls.ca_pem);
+  else if (!tls.ca_file.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.client_cert_pem.empty())
+    SetBlob(curl, CURLOPT_SSLCERT_BLOB, tls.client_cert_pem);
   else if (!tls.client_cert_file.empty())
     curl_easy_setopt(curl, CURLOPT_SSLCERT, tls.client_cert_file.c_str());
-  if (!tls.client_key_pem.empty()) SetBlob(curl, CURLOPT_SSLKEY_BLOB, tls.client_key_pem);
+  if (!tls.client_key_pem.empty())
+    SetBlob(curl, CURLOPT_SSLKEY_BLOB, tls.client_key_pem);
   else if (!tls.client_key_file.empty())
     curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.client_key_file.c_str());
 }
@@ -102,7 +106,8 @@ HttpResponse HttpFetch(const HttpRequest& request) {
     return response;
   }
   if (code != CURLE_OK) {
-    response.error = request.url + ": " + (error_buffer[0] ? error_buffer : curl_easy_strerror(code));
+    response.error =
+        request.url + ": " + (error_buffer[0] ? error_buffer : curl_easy_strerror(code));
     return response;
   }
   response.ok = true;

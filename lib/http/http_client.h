@@ -10,8 +10,8 @@
 namespace kvip {
 
 struct TlsOptions {
-  std::string ca_file;          // PEM bundle to verify the server; empty = system store
-  std::string ca_pem;           // PEM data instead of a file (kubeconfig *-data fields)
+  std::string ca_file;  // PEM bundle to verify the server; empty = system store
+  std::string ca_pem;   // PEM data instead of a file (kubeconfig *-data fields)
   std::string client_cert_file;
   std::string client_cert_pem;
   std::string client_key_file;
@@ -31,11 +31,11 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  bool ok = false;          // transport succeeded (any HTTP status); false: see error
-  long status = 0;          // HTTP status code
+  bool ok = false;  // transport succeeded (any HTTP status); false: see error
+  long status = 0;  // HTTP status code
   std::string body;
   std::string content_type;
-  std::string error;        // why the transport failed, naming the URL
+  std::string error;  // why the transport failed, naming the URL
   std::chrono::duration<double> elapsed{0};
 };
 

@@ -69,9 +69,9 @@ std::string Client::BearerToken() {
   struct stat info {};
   // stat follows the kubelet's ..data symlink swap, so a rotated token has a new inode.
   if (stat(config_.token_file.c_str(), &info) != 0) return cached_token_;
-  FileStamp stamp{info.st_dev, info.st_ino, info.st_size,
-                  static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL +
-                      info.st_mtim.tv_nsec};
+  FileStamp stamp{
+      info.st_dev, info.st_ino, info.st_size,
+      static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
   if (stamp == token_stamp_) return cached_token_;
   std::ifstream file(config_.token_file, std::ios::binary);
   if (!file) return cached_token_;  // keep the last good token; the request will say 401
@@ -117,8 +117,8 @@ std::string Client::DescribeFailure(const std::string& verb, const std::string& 
   const std::string url = config_.server + path;
   if (!r.ok) {
     const std::string& e = r.error;
-    if (Contains(e, "client certificate") || Contains(e, "private key") ||
-        Contains(e, "SSLCERT") || Contains(e, "unable to set private")) {
+    if (Contains(e, "client certificate") || Contains(e, "private key") || Contains(e, "SSLCERT") ||
+        Contains(e, "unable to set private")) {
       return "the client certificate or key of user \"" + config_.user + "\" (" + config_.source +
              ") could not be used for " + url + ": " + e;
     }
@@ -133,9 +133,9 @@ std::string Client::DescribeFailure(const std::string& verb, const std::string& 
   std::string suffix = detail.empty() ? "" : ": " + detail;
   switch (r.status) {
     case 401: {
-      std::string why = !config_.token_file.empty() ? "the token in " + config_.token_file +
-                                                          " is expired or invalid"
-                        : !config_.token.empty()    ? "its token is expired or invalid"
+      std::string why = !config_.token_file.empty()
+                            ? "the token in " + config_.token_file + " is expired or invalid"
+                        : !config_.token.empty() ? "its token is expired or invalid"
                         : config_.HasClientCertificate()
                             ? "its client certificate is not trusted or expired"
                             : "it sent no credentials";
@@ -164,8 +164,8 @@ std::string Client::DescribeFailure(const std::string& verb, const std::string& 
     return "API server " + config_.server + " failed to " + verb + " " + resource + " (HTTP " +
            std::to_string(r.status) + ")" + suffix;
   }
-  return verb + " " + resource + ": unexpected HTTP " + std::to_string(r.status) + " from " +
-         url + suffix;
+  return verb + " " + resource + ": unexpected HTTP " + std::to_string(r.status) + " from " + url +
+         suffix;
 }
 
 }  // namespace kvip::kube

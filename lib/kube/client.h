@@ -3,10 +3,11 @@
 // credentials of a ClientConfig. Used for one-shot calls (upgrade, verify) and by the Lease
 // watch to prepare its streaming requests.
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <mutex>
 #include <string>
-#include <sys/types.h>
 
 #include "http/http_client.h"
 #include "kube/config.h"
@@ -56,7 +57,7 @@ class Client {  // synchronous, thread-safe, bounded requests
     off_t size = -1;
     long long mtime_ns = -1;
     bool operator==(const FileStamp&) const = default;
-  } token_stamp_;             // guarded by token_mutex_
+  } token_stamp_;  // guarded by token_mutex_
 };
 
 // The "message" of a Kubernetes Status object in `body`, or empty.

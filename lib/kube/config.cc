@@ -115,7 +115,8 @@ bool MergeFile(const std::string& file, Merged& merged, std::string& error) {
     return false;
   }
   if (!root.IsMap()) {
-    error = "kubeconfig " + file + ": not a kubeconfig (expected a YAML map with clusters, "
+    error = "kubeconfig " + file +
+            ": not a kubeconfig (expected a YAML map with clusters, "
             "users and contexts)";
     return false;
   }
@@ -139,8 +140,8 @@ bool MergeFile(const std::string& file, Merged& merged, std::string& error) {
 }
 
 // Reads a string field; false (with error) when present but not a scalar.
-bool GetString(const YAML::Node& map, const char* key, std::string& value,
-               const std::string& where, std::string& error) {
+bool GetString(const YAML::Node& map, const char* key, std::string& value, const std::string& where,
+               std::string& error) {
   YAML::Node node = map[key];
   if (!node || node.IsNull()) return true;
   if (!node.IsScalar()) {
@@ -209,7 +210,8 @@ bool ApplyCluster(const Named& cluster, const std::string& name, ClientConfig& c
     config.tls.ca_file = Resolve(ca_file, cluster.file);
     if (!CheckReadable(config.tls.ca_file, "certificate-authority", where, error)) return false;
   }
-  if (YAML::Node insecure = cluster.body["insecure-skip-tls-verify"]; insecure && insecure.IsScalar()) {
+  if (YAML::Node insecure = cluster.body["insecure-skip-tls-verify"];
+      insecure && insecure.IsScalar()) {
     bool skip = false;
     if (!YAML::convert<bool>::decode(insecure, skip)) {
       error = where + ": insecure-skip-tls-verify is not true or false";
@@ -323,8 +325,8 @@ std::optional<ClientConfig> LoadKubeconfig(const std::string& paths, std::string
   }
   const std::string files_text = FilesText(merged);
   if (merged.current_context.empty()) {
-    error = "kubeconfig " + files_text + ": no current-context set (contexts: " +
-            Names(merged.contexts) + ")";
+    error = "kubeconfig " + files_text +
+            ": no current-context set (contexts: " + Names(merged.contexts) + ")";
     return std::nullopt;
   }
   auto context = merged.contexts.find(merged.current_context);
@@ -346,16 +348,16 @@ std::optional<ClientConfig> LoadKubeconfig(const std::string& paths, std::string
   }
   auto cluster = merged.clusters.find(cluster_name);
   if (cluster == merged.clusters.end()) {
-    error = where + " names cluster \"" + cluster_name + "\", which is not defined (clusters: " +
-            Names(merged.clusters) + ")";
+    error = where + " names cluster \"" + cluster_name +
+            "\", which is not defined (clusters: " + Names(merged.clusters) + ")";
     return std::nullopt;
   }
   if (!ApplyCluster(cluster->second, cluster->first, config, error)) return std::nullopt;
   if (!user_name.empty()) {
     auto user = merged.users.find(user_name);
     if (user == merged.users.end()) {
-      error = where + " names user \"" + user_name + "\", which is not defined (users: " +
-              Names(merged.users) + ")";
+      error = where + " names user \"" + user_name +
+              "\", which is not defined (users: " + Names(merged.users) + ")";
       return std::nullopt;
     }
     if (!ApplyUser(user->second, user->first, config, error)) return std::nullopt;
@@ -374,8 +376,9 @@ InClusterEnvironment InClusterEnvironmentFromProcess() {
 std::optional<ClientConfig> LoadInClusterConfig(const InClusterEnvironment& env,
                                                 std::string& error) {
   if (env.service_host.empty() || env.service_port.empty()) {
-    error = "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set "
-            "(not running in a pod)";
+    error =
+        "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set "
+        "(not running in a pod)";
     return std::nullopt;
   }
   ClientConfig config;
@@ -405,8 +408,9 @@ std::optional<ClientConfig> LoadInClusterConfig(const InClusterEnvironment& env,
   }
   config.user = ServiceAccountFromToken(Trim(token));
   if (config.user.empty()) {
-    config.user = "serviceaccount:" +
-                  (config.default_namespace.empty() ? "?" : config.default_namespace) + "/?";
+    config.user =
+        "serviceaccount:" + (config.default_namespace.empty() ? "?" : config.default_namespace) +
+        "/?";
   }
   return config;
 }

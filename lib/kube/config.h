@@ -10,13 +10,13 @@
 namespace kvip::kube {
 
 struct ClientConfig {
-  std::string server;       // https://host:port, no trailing slash
-  kvip::TlsOptions tls;     // CA and client certificate; insecure only if the kubeconfig says so
-  std::string token;        // static bearer token
-  std::string token_file;   // re-read when it changes (bound service-account tokens rotate)
-  std::string user;         // for error messages: kubeconfig user name or "serviceaccount:ns/name"
-  std::string source;       // where it came from: the kubeconfig path, or "in-cluster"
-  std::string context;      // kubeconfig context used; empty in-cluster
+  std::string server;      // https://host:port, no trailing slash
+  kvip::TlsOptions tls;    // CA and client certificate; insecure only if the kubeconfig says so
+  std::string token;       // static bearer token
+  std::string token_file;  // re-read when it changes (bound service-account tokens rotate)
+  std::string user;        // for error messages: kubeconfig user name or "serviceaccount:ns/name"
+  std::string source;      // where it came from: the kubeconfig path, or "in-cluster"
+  std::string context;     // kubeconfig context used; empty in-cluster
   std::string default_namespace;  // the context's namespace, or the pod's; may be empty
 
   bool HasClientCertificate() const {
@@ -26,7 +26,8 @@ struct ClientConfig {
 
 // --kubeconfig flag, then $KUBECONFIG (a ':'-separated list, merged as kubectl does), then
 // in-cluster; error names the file and what is wrong.
-std::optional<ClientConfig> LoadClientConfig(const std::string& kubeconfig_flag, std::string& error);
+std::optional<ClientConfig> LoadClientConfig(const std::string& kubeconfig_flag,
+                                             std::string& error);
 
 // One kubeconfig, or a ':'-separated list merged first-wins per name as kubectl does.
 // Relative file paths are resolved against the directory of the file that names them.
@@ -40,6 +41,7 @@ struct InClusterEnvironment {
   std::string secrets_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
 };
 InClusterEnvironment InClusterEnvironmentFromProcess();
-std::optional<ClientConfig> LoadInClusterConfig(const InClusterEnvironment& env, std::string& error);
+std::optional<ClientConfig> LoadInClusterConfig(const InClusterEnvironment& env,
+                                                std::string& error);
 
 }  // namespace kvip::kube

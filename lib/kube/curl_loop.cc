@@ -1,7 +1,7 @@
 #include "kube/curl_loop.h"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <string>
 
 namespace kvip::kube {
@@ -30,7 +30,7 @@ struct CurlLoop::Socket {
   // Does not own the fd: libcurl closes it, after telling us CURL_POLL_REMOVE.
   boost::asio::posix::stream_descriptor descriptor;
   curl_socket_t fd;
-  int wanted = 0;  // CURL_POLL_IN / CURL_POLL_OUT bits
+  int wanted = 0;                         // CURL_POLL_IN / CURL_POLL_OUT bits
   bool reading = false, writing = false;  // an async_wait is pending
   bool closed = false;
 };
@@ -80,9 +80,9 @@ CurlLoop::TransferId CurlLoop::Start(const HttpRequest& request, Handlers handle
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   long total_ms = static_cast<long>(request.timeout.count());
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total_ms);  // 0: a stream, bounded by its reader
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   total_ms > 0 && total_ms < kDefaultConnectTimeoutMs ? total_ms
-                                                                       : kDefaultConnectTimeoutMs);
+  curl_easy_setopt(
+      c, CURLOPT_CONNECTTIMEOUT_MS,
+      total_ms > 0 && total_ms < kDefaultConnectTimeoutMs ? total_ms : kDefaultConnectTimeoutMs);
   // A peer that vanishes without a FIN or RST is noticed by the reader's stall timer; keepalive
   // helps the kernel notice too.
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);

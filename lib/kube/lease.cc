@@ -57,8 +57,8 @@ bool LeaseFromValue(const Value& object, Lease& lease, std::string& error) {
   lease.holder = StringMember(*spec, "holderIdentity");
   lease.duration_seconds = NumberMember(*spec, "leaseDurationSeconds");
   lease.transitions = NumberMember(*spec, "leaseTransitions");
-  for (auto [key, field] : {std::pair{"acquireTime", &lease.acquire_time},
-                            std::pair{"renewTime", &lease.renew_time}}) {
+  for (auto [key, field] :
+       {std::pair{"acquireTime", &lease.acquire_time}, std::pair{"renewTime", &lease.renew_time}}) {
     std::string text = StringMember(*spec, key);
     if (text.empty()) continue;
     *field = ParseRfc3339(text);
@@ -100,8 +100,7 @@ std::optional<double> ParseRfc3339(std::string_view text) {
       !Digits(text, 14, 2, minute) || text[16] != ':' || !Digits(text, 17, 2, second)) {
     return std::nullopt;
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-      second > 60) {
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   size_t at = 19;
@@ -132,8 +131,8 @@ std::optional<double> ParseRfc3339(std::string_view text) {
   }
   if (at != text.size()) return std::nullopt;
   long long days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  double seconds = static_cast<double>(days * 86400 + hour * 3600 + minute * 60 + second -
-                                       offset_seconds);
+  double seconds =
+      static_cast<double>(days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds);
   return seconds + fraction;
 }
 

@@ -16,11 +16,11 @@ struct Lease {
   std::string name;
   std::string namespace_name;
   std::string resource_version;
-  std::string holder;                       // spec.holderIdentity; empty when released
-  std::optional<double> acquire_time;       // spec.acquireTime, Unix seconds
-  std::optional<double> renew_time;         // spec.renewTime, Unix seconds
-  std::optional<double> duration_seconds;   // spec.leaseDurationSeconds
-  std::optional<double> transitions;        // spec.leaseTransitions
+  std::string holder;                      // spec.holderIdentity; empty when released
+  std::optional<double> acquire_time;      // spec.acquireTime, Unix seconds
+  std::optional<double> renew_time;        // spec.renewTime, Unix seconds
+  std::optional<double> duration_seconds;  // spec.leaseDurationSeconds
+  std::optional<double> transitions;       // spec.leaseTransitions
 };
 
 struct LeaseList {
@@ -29,10 +29,10 @@ struct LeaseList {
 };
 
 struct WatchEvent {
-  std::string type;              // ADDED, MODIFIED, DELETED, BOOKMARK or ERROR
-  std::optional<Lease> lease;    // the object of every type but ERROR
-  int error_code = 0;            // ERROR: the Status code (410 = resourceVersion too old)
-  std::string error_message;     // ERROR: the Status message
+  std::string type;            // ADDED, MODIFIED, DELETED, BOOKMARK or ERROR
+  std::optional<Lease> lease;  // the object of every type but ERROR
+  int error_code = 0;          // ERROR: the Status code (410 = resourceVersion too old)
+  std::string error_message;   // ERROR: the Status message
 };
 
 // Each returns nullopt with `error` saying what is wrong when `json` is not what it should be.

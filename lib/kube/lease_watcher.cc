@@ -111,8 +111,8 @@ void LeaseWatcher::Watch() {
   stream_error_.clear();
   // No total timeout: the server ends the stream after timeoutSeconds; the stall timer
   // catches a stream that goes silent.
-  HttpRequest request = client_->Prepare("GET", WatchPath(resource_version_), "",
-                                         std::chrono::milliseconds(0));
+  HttpRequest request =
+      client_->Prepare("GET", WatchPath(resource_version_), "", std::chrono::milliseconds(0));
   transfer_ = curl_.Start(
       request, {.on_headers =
                     [this](long status) {
@@ -210,8 +210,7 @@ void LeaseWatcher::OnWatchDone(const HttpResponse& response) {
     return;
   }
   if (!response.ok || response.status != 200) {
-    Retry(Step::kWatch,
-          client_->DescribeFailure("watch", WatchPath(resource_version_), response));
+    Retry(Step::kWatch, client_->DescribeFailure("watch", WatchPath(resource_version_), response));
     return;
   }
   // The server ended the stream cleanly: routine after timeoutSeconds, suspicious if early.
@@ -226,10 +225,10 @@ void LeaseWatcher::OnWatchDone(const HttpResponse& response) {
 
 void LeaseWatcher::ArmStallTimer() {
   stall_timer_.expires_after(options_.watch_timeout + options_.stall_margin);
-  stall_timer_.async_wait([this, life = std::weak_ptr<int>(life_)](
-                              const boost::system::error_code& ec) {
-    if (!ec && !life.expired()) OnStalled();
-  });
+  stall_timer_.async_wait(
+      [this, life = std::weak_ptr<int>(life_)](const boost::system::error_code& ec) {
+        if (!ec && !life.expired()) OnStalled();
+      });
 }
 
 void LeaseWatcher::OnStalled() {
@@ -250,8 +249,8 @@ void LeaseWatcher::Retry(Step step, const std::string& error) {
     status_.watch_up = false;
     status_.last_error = error;
   }
-  auto delay = JitteredBackoff(failures_in_a_row_, options_.backoff_initial, options_.backoff_max,
-                               jitter_);
+  auto delay =
+      JitteredBackoff(failures_in_a_row_, options_.backoff_initial, options_.backoff_max, jitter_);
   LogFailure(error, delay);
   retry_timer_.expires_after(delay);
   retry_timer_.async_wait(
@@ -275,10 +274,9 @@ void LeaseWatcher::LogFailure(const std::string& error, std::chrono::millisecond
   if (error == last_logged_error_ && now - last_logged_at_ < kRepeatLogEvery) return;
   last_logged_error_ = error;
   last_logged_at_ = now;
-  LogWarn("lease watch failed",
-          {{"lease", options_.namespace_name + "/" + options_.lease_name},
-           {"err", error},
-           {"retry_in", Seconds(retry_in)}});
+  LogWarn("lease watch failed", {{"lease", options_.namespace_name + "/" + options_.lease_name},
+                                 {"err", error},
+                                 {"retry_in", Seconds(retry_in)}});
 }
 
 }  // namespace kvip::kube

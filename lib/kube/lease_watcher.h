@@ -45,8 +45,8 @@ struct LeaseWatchStatus {
   bool watch_up = false;         // a watch stream is established now
   std::uint64_t reconnects = 0;  // streams established after a failure (not routine rotation)
   std::map<std::string, std::uint64_t> events;  // by type; every type present from the start
-  double last_event_time = 0;    // Unix seconds of the last watch event; 0 = none yet
-  std::string last_error;        // why the watch is not up; empty while it is
+  double last_event_time = 0;  // Unix seconds of the last watch event; 0 = none yet
+  std::string last_error;      // why the watch is not up; empty while it is
 };
 
 class LeaseWatcher {
@@ -94,9 +94,9 @@ class LeaseWatcher {
   CurlLoop::TransferId transfer_ = 0;
   std::string resource_version_;
   LineFramer framer_;
-  bool relist_requested_ = false;     // a 410 ERROR event arrived on the stream
-  bool relisted_for_410_ = false;     // relisted after a 410 and no event since
-  std::string stream_error_;          // why the stream must be dropped, if so
+  bool relist_requested_ = false;  // a 410 ERROR event arrived on the stream
+  bool relisted_for_410_ = false;  // relisted after a 410 and no event since
+  std::string stream_error_;       // why the stream must be dropped, if so
   bool failed_since_established_ = true;
   bool ever_established_ = false;
   std::chrono::steady_clock::time_point established_at_{};

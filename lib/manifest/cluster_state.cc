@@ -3,8 +3,6 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <charconv>
-#include <ctime>
 
 namespace kvip::manifest {
 namespace {
@@ -27,52 +25,7 @@ int Int(const Value& object, const char* name) {
   return v && v->IsInt() ? v->GetInt() : 0;
 }
 
-bool ParseDigits(std::string_view text, int& out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
 }  // namespace
-
-std::optional<double> ParseRfc3339(std::string_view text) {
-  // YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
-      text[13] != ':' || text[16] != ':')
-    return std::nullopt;
-  std::tm tm{};
-  int year, month, day, hour, minute, second;
-  if (!ParseDigits(text.substr(0, 4), year) || !ParseDigits(text.substr(5, 2), month) ||
-      !ParseDigits(text.substr(8, 2), day) || !ParseDigits(text.substr(11, 2), hour) ||
-      !ParseDigits(text.substr(14, 2), minute) || !ParseDigits(text.substr(17, 2), second))
-    return std::nullopt;
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  double fraction = 0;
-  size_t at = 19;
-  if (at < text.size() && text[at] == '.') {
-    double scale = 0.1;
-    for (++at; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at, scale /= 10)
-      fraction += (text[at] - '0') * scale;
-  }
-  long offset = 0;
-  std::string_view zone = text.substr(at);
-  if (zone == "Z" || zone == "z") {
-    offset = 0;
-  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    int hours, minutes;
-    if (!ParseDigits(zone.substr(1, 2), hours) || !ParseDigits(zone.substr(4, 2), minutes))
-      return std::nullopt;
-    offset = (hours * 3600L + minutes * 60L) * (zone[0] == '+' ? 1 : -1);
-  } else {
-    return std::nullopt;
-  }
-  time_t utc = timegm(&tm);
-  return static_cast<double>(utc - offset) + fraction;
-}
 
 std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_list_json,
                                                         const std::string& pod_name,
@@ -97,7 +50,8 @@ std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_lis
     pod.uid = String(*metadata, "uid");
     if (const Value* annotations = Member(*metadata, "annotations"))
       pod.config_hash = String(*annotations, "kubernetes.io/config.hash");
-    if (const Value* containers = Member(*spec, "containers"); containers && containers->IsArray()) {
+    if (const Value* containers = Member(*spec, "containers");
+        containers && containers->IsArray()) {
       for (const Value& c : containers->GetArray()) {
         if (String(c, "name") == container) pod.image = String(c, "image");
       }
@@ -106,7 +60,8 @@ std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_lis
       pod.phase = String(*status, "phase");
       pod.host_ip = String(*status, "hostIP");
       const Value* statuses = Member(*status, "containerStatuses");
-      for (rapidjson::SizeType i = 0; statuses && statuses->IsArray() && i < statuses->Size(); ++i) {
+      for (rapidjson::SizeType i = 0; statuses && statuses->IsArray() && i < statuses->Size();
+           ++i) {
         const Value& c = (*statuses)[i];
         if (String(c, "name") != container) continue;
         pod.status_image = String(c, "image");
@@ -143,23 +98,16 @@ std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_lis
 }
 
 std::optional<LeaseInfo> ParseLease(std::string_view lease_json, std::string& error) {
-  rapidjson::Document doc;
-  doc.Parse(lease_json.data(), lease_json.size());
-  const Value* spec = doc.HasParseError() ? nullptr : Member(doc, "spec");
-  const Value* metadata = doc.HasParseError() ? nullptr : Member(doc, "metadata");
-  if (!spec || !metadata || String(doc, "kind") != "Lease") {
-    error = "the response is not a Kubernetes Lease";
-    return std::nullopt;
-  }
-  LeaseInfo lease;
-  lease.holder = String(*spec, "holderIdentity");
-  lease.renew_time = ParseRfc3339(String(*spec, "renewTime")).value_or(0);
-  lease.acquire_time = ParseRfc3339(String(*spec, "acquireTime")).value_or(0);
-  lease.duration_seconds = Int(*spec, "leaseDurationSeconds");
-  lease.transitions = Int(*spec, "leaseTransitions");
-  lease.resource_version = String(*metadata, "resourceVersion");
-  lease.uid = String(*metadata, "uid");
-  return lease;
+  auto lease = kube::ParseLease(lease_json, error);
+  if (!lease) return std::nullopt;
+  LeaseInfo info;
+  info.holder = lease->holder;
+  info.renew_time = lease->renew_time.value_or(0);
+  info.acquire_time = lease->acquire_time.value_or(0);
+  info.duration_seconds = static_cast<int>(lease->duration_seconds.value_or(0));
+  info.transitions = static_cast<int>(lease->transitions.value_or(0));
+  info.resource_version = lease->resource_version;
+  return info;
 }
 
 bool IsLockConflictLine(std::string_view line) {

@@ -8,7 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "kube/lease.h"
+
 namespace kvip::manifest {
+
+// RFC 3339 as the API server writes it: lib/kube's parser, the one the Lease watch uses.
+using kube::ParseRfc3339;
 
 struct KubeVipPod {
   std::string name;
@@ -38,14 +43,14 @@ std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_lis
                                                         const std::string& container,
                                                         std::string& error);
 
+// The upgrade's view of kube-vip's Lease (parsed by lib/kube), with unset fields as 0.
 struct LeaseInfo {
   std::string holder;
-  double renew_time = 0;    // Unix seconds; 0 when unset
+  double renew_time = 0;  // Unix seconds; 0 when unset
   double acquire_time = 0;
   int duration_seconds = 0;
   int transitions = 0;
   std::string resource_version;
-  std::string uid;
 
   // Held, and renewed within its duration as of `now`.
   bool FreshAt(double now) const {
@@ -54,11 +59,8 @@ struct LeaseInfo {
   }
 };
 
+// A Lease object (GET .../leases/<name>) through kube::ParseLease.
 std::optional<LeaseInfo> ParseLease(std::string_view lease_json, std::string& error);
-
-// RFC 3339 as the API server writes it ("2026-11-25T15:00:00Z", "...:00.123456Z",
-// "+01:00" offsets) → Unix seconds.
-std::optional<double> ParseRfc3339(std::string_view text);
 
 // kube-vip's lease-renewal conflict lines: v1.0.3 (client-go klog printf) logs
 // "Failed to update lock optimistically", v1.0.4 "Failed to update lease optimistically".

@@ -19,8 +19,7 @@ struct FileOwnership {
 };
 
 // Reads a whole file of at most `max_bytes`; errors name the path.
-bool ReadWholeFile(const std::string& path, std::string& out, size_t max_bytes,
-                   std::string& error);
+bool ReadWholeFile(const std::string& path, std::string& out, size_t max_bytes, std::string& error);
 
 // Mode and owner of `path`, or nullopt (and `error`) when it cannot be stat'ed.
 std::optional<FileOwnership> OwnershipOf(const std::string& path, std::string& error);

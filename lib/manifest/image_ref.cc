@@ -7,7 +7,8 @@ namespace {
 
 bool IsHex(std::string_view text) {
   for (char c : text) {
-    if (!std::isxdigit(static_cast<unsigned char>(c)) || std::isupper(static_cast<unsigned char>(c)))
+    if (!std::isxdigit(static_cast<unsigned char>(c)) ||
+        std::isupper(static_cast<unsigned char>(c)))
       return false;
   }
   return true;
@@ -34,7 +35,8 @@ bool IsValidDigest(std::string_view digest) {
   size_t colon = digest.find(':');
   if (colon == std::string_view::npos || colon == 0) return false;
   for (char c : digest.substr(0, colon)) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '.' && c != '_' && c != '-')
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '.' && c != '_' &&
+        c != '-')
       return false;
   }
   std::string_view hex = digest.substr(colon + 1);

@@ -1,8 +1,10 @@
 #include "manifest/manifest.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <sstream>
 
 #include "manifest/durable_file.h"
 
@@ -10,6 +12,39 @@ namespace kvip::manifest {
 namespace {
 
 constexpr size_t kMaxManifestBytes = 1 << 20;
+// More YAML documents than a manifest could sensibly hold (it holds one Pod).
+constexpr size_t kMaxDocuments = 16;
+
+// Counts the documents of a YAML stream without building them.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// yaml-cpp 0.7's LoadAll never returns on some malformed input ("&/," for one): the parser
+// reports one more empty document per turn without consuming anything, and LoadAll keeps
+// collecting them until memory runs out (fixed upstream after 0.7). So count first, with a
+// bound, and only then build. Throws YAML::ParserException as LoadAll would.
+bool AtMostDocuments(const std::string& text, size_t limit) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  for (size_t count = 0; parser.HandleNextDocument(counter);) {
+    if (++count > limit) return false;
+  }
+  return true;
+}
 
 std::string Where(const YAML::Mark& mark) {
   return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
@@ -39,15 +74,21 @@ std::optional<Located> Locate(std::string_view text, const std::string& source,
                               std::string& error) {
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    const std::string yaml(text);
+    if (!AtMostDocuments(yaml, kMaxDocuments)) {
+      error = source + ": expected one YAML document (a Pod), found more than " +
+              std::to_string(kMaxDocuments) + " (is it YAML at all?)";
+      return std::nullopt;
+    }
+    documents = YAML::LoadAll(yaml);
   } catch (const YAML::Exception& err) {
     error = source + ": invalid YAML at " + Where(err.mark) + ": " + err.msg;
     return std::nullopt;
   }
   std::erase_if(documents, [](const YAML::Node& doc) { return doc.IsNull(); });
   if (documents.size() != 1) {
-    error = source + ": expected one YAML document (a Pod), found " +
-            std::to_string(documents.size());
+    error =
+        source + ": expected one YAML document (a Pod), found " + std::to_string(documents.size());
     return std::nullopt;
   }
   Located out;
@@ -216,8 +257,8 @@ std::optional<std::string> RewriteImage(std::string_view text, const std::string
     if (at != std::string_view::npos && at + old_image.size() <= line_end) found = at;
   }
   if (found == std::string_view::npos) {
-    error = source + ": the image of container \"" + located->manifest.container_name +
-            "\" at " + Where(mark) + " is not written literally on one line; edit it by hand";
+    error = source + ": the image of container \"" + located->manifest.container_name + "\" at " +
+            Where(mark) + " is not written literally on one line; edit it by hand";
     return std::nullopt;
   }
   std::string result(text);

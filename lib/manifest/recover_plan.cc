@@ -12,14 +12,16 @@ std::string Secs(double seconds) { return std::to_string(static_cast<long long>(
 StaleLeaseDecision DecideStaleLease(const StaleLeaseFacts& facts) {
   StaleLeaseDecision d;
   if (!facts.lease_present) {
-    d.verdict = "the lease does not exist: kube-vip creates it at the next election; nothing to delete";
+    d.verdict =
+        "the lease does not exist: kube-vip creates it at the next election; nothing to delete";
     return d;
   }
   const LeaseInfo& lease = facts.lease;
-  const int duration = lease.duration_seconds > 0 ? lease.duration_seconds : facts.fallback_duration_seconds;
+  const int duration =
+      lease.duration_seconds > 0 ? lease.duration_seconds : facts.fallback_duration_seconds;
   const double age = facts.now - lease.renew_time;
-  d.findings.push_back({"lease held by \"" + lease.holder + "\", renewed " + Secs(age) + " ago, duration " +
-                           Secs(duration)});
+  d.findings.push_back({"lease held by \"" + lease.holder + "\", renewed " + Secs(age) +
+                        " ago, duration " + Secs(duration)});
   // An empty holder is a released lease: nobody renews it, whatever its renewTime says.
   if (!lease.holder.empty() && lease.renew_time > 0 && age < duration) {
     d.verdict = "the lease is fresh: " + lease.holder + " renews it; nothing to recover";
@@ -53,20 +55,25 @@ StaleLeaseDecision DecideStaleLease(const StaleLeaseFacts& facts) {
       refuse(who + ": released the VIP only " + Secs(facts.now - e.vip_last_change) +
              " ago, within the lease duration");
     } else {
-      d.findings.push_back({who + ": has not held the VIP for " + Secs(facts.now - e.vip_last_change)});
+      d.findings.push_back(
+          {who + ": has not held the VIP for " + Secs(facts.now - e.vip_last_change)});
     }
   }
   for (const std::string& node : facts.kube_vip_nodes) {
     if (std::find(covered.begin(), covered.end(), node) == covered.end())
       refuse(node + " runs kube-vip but no exporter answered for it");
   }
-  if (facts.vip_answers) refuse("the VIP answers: some node serves it");
-  else d.findings.push_back({"the VIP does not answer"});
+  if (facts.vip_answers)
+    refuse("the VIP answers: some node serves it");
+  else
+    d.findings.push_back({"the VIP does not answer"});
 
   d.delete_lease = safe;
-  d.verdict = safe ? "no node has held the VIP for longer than the lease duration: deleting the stale lease "
-                     "forces a new election"
-                   : "refusing to delete the lease: see the findings";
+  d.verdict =
+      safe
+          ? "no node has held the VIP for longer than the lease duration: deleting the stale lease "
+            "forces a new election"
+          : "refusing to delete the lease: see the findings";
   return d;
 }
 

@@ -16,9 +16,9 @@ struct ExporterView {
   std::string url;
   bool up = false;
   std::string error;
-  std::string node;                // kvip_exporter_node_info{node}
-  std::optional<bool> vip_bound;   // kubevip_vip_bound{vip}
-  double vip_last_change = 0;      // kubevip_vip_last_change_timestamp_seconds{vip}
+  std::string node;               // kvip_exporter_node_info{node}
+  std::optional<bool> vip_bound;  // kubevip_vip_bound{vip}
+  double vip_last_change = 0;     // kubevip_vip_last_change_timestamp_seconds{vip}
 };
 
 struct StaleLeaseFacts {
@@ -38,8 +38,8 @@ struct Finding {
 };
 
 struct StaleLeaseDecision {
-  bool stale = false;         // the lease exists and nobody renews it
-  bool delete_lease = false;  // stale, and no finding blocks
+  bool stale = false;             // the lease exists and nobody renews it
+  bool delete_lease = false;      // stale, and no finding blocks
   std::vector<Finding> findings;  // what was checked, in order
   std::string verdict;
 };

@@ -93,7 +93,8 @@ std::optional<UpgradeState> ParseUpgradeState(std::string_view json, const std::
   auto version = doc.FindMember("version");
   if (version == doc.MemberEnd() || !version->value.IsInt() ||
       version->value.GetInt() != kStateVersion) {
-    error = source + ": unknown state file version (expected " + std::to_string(kStateVersion) + ")";
+    error =
+        source + ": unknown state file version (expected " + std::to_string(kStateVersion) + ")";
     return std::nullopt;
   }
   UpgradeState state;

@@ -38,7 +38,7 @@ struct UpgradeState {
   double started_at = 0;
   double updated_at = 0;
   double rewritten_at = 0;  // when the new manifest went into place; the new pod starts after
-  std::string failure;  // why it is rolling back / rolled back
+  std::string failure;      // why it is rolling back / rolled back
 
   bool operator==(const UpgradeState&) const = default;
 };

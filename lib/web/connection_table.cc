@@ -22,13 +22,10 @@ void ConnectionTable::Progressed(TrackedConnection& connection) {
 }
 
 TrackedConnection* ConnectionTable::MostStalled() const {
-  TrackedConnection* handshaking = nullptr;
   for (TrackedConnection* connection : by_progress_) {
-    if (connection->pinned_) continue;
-    if (!connection->handshaking_) return connection;
-    if (!handshaking) handshaking = connection;
+    if (!connection->pinned_) return connection;
   }
-  return handshaking;
+  return nullptr;
 }
 
 void ConnectionTable::DropAll() {

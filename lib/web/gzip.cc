@@ -16,7 +16,8 @@ std::string_view Trim(std::string_view text) {
 bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -59,7 +60,8 @@ bool AcceptsGzip(std::string_view accept_encoding) {
 std::optional<std::string> Gzip(std::string_view data) {
   z_stream stream{};
   constexpr int kGzipWindowBits = 15 + 16;  // +16: gzip header and trailer, not zlib's
-  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     return std::nullopt;
   }
   std::string out(deflateBound(&stream, static_cast<uLong>(data.size())), '\0');

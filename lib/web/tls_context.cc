@@ -20,10 +20,14 @@ constexpr std::array<std::string_view, 5> kTls13Suites = {
 
 int ProtocolVersion(TlsVersion version) {
   switch (version) {
-    case TlsVersion::kTls10: return TLS1_VERSION;
-    case TlsVersion::kTls11: return TLS1_1_VERSION;
-    case TlsVersion::kTls12: return TLS1_2_VERSION;
-    case TlsVersion::kTls13: return TLS1_3_VERSION;
+    case TlsVersion::kTls10:
+      return TLS1_VERSION;
+    case TlsVersion::kTls11:
+      return TLS1_1_VERSION;
+    case TlsVersion::kTls12:
+      return TLS1_2_VERSION;
+    case TlsVersion::kTls13:
+      return TLS1_3_VERSION;
   }
   return TLS1_2_VERSION;
 }
@@ -64,8 +68,9 @@ TlsContextResult MakeTlsContext(const TlsServerConfig& tls) {
   auto context = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
   SSL_CTX* ctx = context->native_handle();
   SSL_CTX_set_default_passwd_cb(ctx, NoPassphrase);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               (tls.prefer_server_cipher_suites ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+  SSL_CTX_set_options(ctx,
+                      SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                          (tls.prefer_server_cipher_suites ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
   // Idle connections (and slow clients) then hold no 34 KiB of OpenSSL buffers each.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (!SSL_CTX_set_min_proto_version(ctx, ProtocolVersion(tls.min_version)) ||
@@ -85,7 +90,8 @@ TlsContextResult MakeTlsContext(const TlsServerConfig& tls) {
   if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
     std::string why = OpenSslError();
-    if (mismatch) return fail("key_file", tls.key_file, "does not match cert_file " + tls.cert_file);
+    if (mismatch)
+      return fail("key_file", tls.key_file, "does not match cert_file " + tls.cert_file);
     return fail("key_file", tls.key_file, "not an unencrypted PEM private key: " + why);
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -115,7 +121,8 @@ TlsContextResult MakeTlsContext(const TlsServerConfig& tls) {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptAnyCertificate);
       break;
     case ClientAuth::kRequireAnyClientCert:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, AcceptAnyCertificate);
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                         AcceptAnyCertificate);
       break;
     case ClientAuth::kVerifyClientCertIfGiven:
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
@@ -143,7 +150,8 @@ TlsContextResult MakeTlsContext(const TlsServerConfig& tls) {
   }
   if (!tls.curve_preferences.empty()) {
     std::string list;
-    for (const std::string& group : tls.curve_preferences) list += (list.empty() ? "" : ":") + group;
+    for (const std::string& group : tls.curve_preferences)
+      list += (list.empty() ? "" : ":") + group;
     if (SSL_CTX_set1_groups_list(ctx, list.c_str()) != 1) {
       return fail("curve_preferences", "", OpenSslError());
     }

@@ -101,7 +101,8 @@ void ForEachField(const YAML::Node& node, const std::string& where, Visit visit)
   if (!node.IsMap()) Fail((where.empty() ? "top level" : where) + ": want a mapping");
   std::set<std::string> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    if (!it->first.IsScalar()) Fail((where.empty() ? "top level" : where) + ": keys must be strings");
+    if (!it->first.IsScalar())
+      Fail((where.empty() ? "top level" : where) + ": keys must be strings");
     std::string key = it->first.Scalar();
     std::string field = where.empty() ? key : where + "." + key;
     if (!seen.insert(key).second) Fail(field + ": defined more than once");
@@ -167,8 +168,9 @@ TlsServerConfig ParseTls(const YAML::Node& node, const std::string& dir, bool& p
   bool verifies = tls.client_auth == ClientAuth::kVerifyClientCertIfGiven ||
                   tls.client_auth == ClientAuth::kRequireAndVerifyClientCert;
   if (!tls.client_ca_file.empty() && tls.client_auth == ClientAuth::kNoClientCert) {
-    Fail("tls_server_config.client_ca_file is set but client_auth_type is NoClientCert; set "
-         "client_auth_type: RequireAndVerifyClientCert to check client certificates");
+    Fail(
+        "tls_server_config.client_ca_file is set but client_auth_type is NoClientCert; set "
+        "client_auth_type: RequireAndVerifyClientCert to check client certificates");
   }
   if (verifies && tls.client_ca_file.empty()) {
     Fail("tls_server_config.client_auth_type " + std::string(ClientAuthName(tls.client_auth)) +
@@ -182,35 +184,36 @@ TlsServerConfig ParseTls(const YAML::Node& node, const std::string& dir, bool& p
 }
 
 void ParseHeaders(const YAML::Node& node, WebConfig& config) {
-  ForEachField(node, "http_server_config.headers",
-               [&](const std::string& key, const YAML::Node& value, const std::string& field) {
-                 const AllowedHeader* allowed = nullptr;
-                 for (const auto& header : AllowedHeaders()) {
-                   if (header.name == key) allowed = &header;
-                 }
-                 if (!allowed) {
-                   Fail("http_server_config.headers: header " + Quoted(key) +
-                        " can not be configured (allowed: Strict-Transport-Security, "
-                        "X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, "
-                        "Content-Security-Policy)");
-                 }
-                 std::string text = Scalar(value, field);
-                 if (text.find_first_of("\r\n") != std::string::npos) {
-                   Fail(field + ": must be a single line");
-                 }
-                 if (text.empty()) return true;  // "unset if blank"
-                 bool ok = allowed->values.empty();
-                 for (std::string_view choice : allowed->values) ok = ok || choice == text;
-                 if (!ok) {
-                   std::string choices;
-                   for (std::string_view choice : allowed->values) {
-                     choices += (choices.empty() ? "" : ", ") + std::string(choice);
-                   }
-                   Fail(field + ": invalid value " + Quoted(text) + " (want one of " + choices + ")");
-                 }
-                 config.headers.emplace_back(key, text);
-                 return true;
-               });
+  ForEachField(
+      node, "http_server_config.headers",
+      [&](const std::string& key, const YAML::Node& value, const std::string& field) {
+        const AllowedHeader* allowed = nullptr;
+        for (const auto& header : AllowedHeaders()) {
+          if (header.name == key) allowed = &header;
+        }
+        if (!allowed) {
+          Fail("http_server_config.headers: header " + Quoted(key) +
+               " can not be configured (allowed: Strict-Transport-Security, "
+               "X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, "
+               "Content-Security-Policy)");
+        }
+        std::string text = Scalar(value, field);
+        if (text.find_first_of("\r\n") != std::string::npos) {
+          Fail(field + ": must be a single line");
+        }
+        if (text.empty()) return true;  // "unset if blank"
+        bool ok = allowed->values.empty();
+        for (std::string_view choice : allowed->values) ok = ok || choice == text;
+        if (!ok) {
+          std::string choices;
+          for (std::string_view choice : allowed->values) {
+            choices += (choices.empty() ? "" : ", ") + std::string(choice);
+          }
+          Fail(field + ": invalid value " + Quoted(text) + " (want one of " + choices + ")");
+        }
+        config.headers.emplace_back(key, text);
+        return true;
+      });
 }
 
 WebConfig Parse(std::string_view text, const std::string& dir) {
@@ -228,17 +231,18 @@ WebConfig Parse(std::string_view text, const std::string& dir) {
       TlsServerConfig tls = ParseTls(value, dir, present);
       if (present) config.tls = std::move(tls);
     } else if (key == "http_server_config") {
-      ForEachField(value, "http_server_config",
-                   [&](const std::string& inner, const YAML::Node& setting, const std::string& field) {
-                     if (inner == "headers") {
-                       ParseHeaders(setting, config);
-                     } else if (inner == "http2") {
-                       Bool(setting, field);  // accepted for compatibility; we speak HTTP/1.1
-                     } else {
-                       return false;
-                     }
-                     return true;
-                   });
+      ForEachField(
+          value, "http_server_config",
+          [&](const std::string& inner, const YAML::Node& setting, const std::string& field) {
+            if (inner == "headers") {
+              ParseHeaders(setting, config);
+            } else if (inner == "http2") {
+              Bool(setting, field);  // accepted for compatibility; we speak HTTP/1.1
+            } else {
+              return false;
+            }
+            return true;
+          });
     } else if (key == "basic_auth_users") {
       ForEachField(value, "basic_auth_users",
                    [&](const std::string& user, const YAML::Node& hash, const std::string& field) {
@@ -249,8 +253,9 @@ WebConfig Parse(std::string_view text, const std::string& dir) {
                             " contains ':', which basic auth cannot carry");
                      }
                      if (!IsBcryptHash(hashed)) {
-                       Fail(field + ": not a bcrypt hash (want $2y$ or $2b$ with cost 04-31, "
-                                    "as `htpasswd -nBC 10 \"\" | tr -d ':\\n'` prints)");
+                       Fail(field +
+                            ": not a bcrypt hash (want $2y$ or $2b$ with cost 04-31, "
+                            "as `htpasswd -nBC 10 \"\" | tr -d ':\\n'` prints)");
                      }
                      config.basic_auth_users.emplace_back(user, hashed);
                      return true;

@@ -110,17 +110,19 @@ class WebStats {
   void AppendFamilies(std::vector<prometheus::MetricFamily>& out) const {
     static constexpr std::array<std::string_view, kDropCount> kDropNames = {
         "limit_evicted", "limit_refused", "request_timeout", "write_timeout", "tls_handshake"};
-    auto requests = MakeFamily("kvip_exporter_web_requests_total",
-                               "HTTP requests answered, by status code.",
-                               prometheus::MetricType::Counter);
+    auto requests =
+        MakeFamily("kvip_exporter_web_requests_total", "HTTP requests answered, by status code.",
+                   prometheus::MetricType::Counter);
     for (size_t i = 0; i < kCodes.size(); ++i) {
-      AddSample(requests, static_cast<double>(requests_[i].load()), {{"code", std::to_string(kCodes[i])}});
+      AddSample(requests, static_cast<double>(requests_[i].load()),
+                {{"code", std::to_string(kCodes[i])}});
     }
     auto drops = MakeFamily("kvip_exporter_web_connections_dropped_total",
                             "Connections the server closed before answering, by reason.",
                             prometheus::MetricType::Counter);
     for (size_t i = 0; i < kDropNames.size(); ++i) {
-      AddSample(drops, static_cast<double>(drops_[i].load()), {{"reason", std::string(kDropNames[i])}});
+      AddSample(drops, static_cast<double>(drops_[i].load()),
+                {{"reason", std::string(kDropNames[i])}});
     }
     out.push_back(std::move(requests));
     out.push_back(std::move(drops));
@@ -260,7 +262,8 @@ namespace {
 // One connection, plain (Stream = tcp_stream) or TLS (ssl_stream<tcp_stream>). Its
 // lifetime is carried by the handler of its pending operation (shared_from_this).
 template <typename Stream>
-class Session final : public TrackedConnection, public std::enable_shared_from_this<Session<Stream>> {
+class Session final : public TrackedConnection,
+                      public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
@@ -281,7 +284,6 @@ class Session final : public TrackedConnection, public std::enable_shared_from_t
   void Start() {
     Lowest().expires_after(server_.options().request_timeout);  // covers the handshake too
     if constexpr (kTls) {
-      server_.connections().SetHandshaking(*this, true);
       beast::async_detect_ssl(Lowest(), buffer_,
                               [self = this->shared_from_this()](beast::error_code error, bool tls) {
                                 self->OnDetect(error, tls);
@@ -311,7 +313,8 @@ class Session final : public TrackedConnection, public std::enable_shared_from_t
     if (error) return EndOnError(error);
     if (!tls) {
       server_.stats().Request(400);
-      asio::async_write(Lowest(), asio::buffer(kPlainHttpToTlsPort.data(), kPlainHttpToTlsPort.size()),
+      asio::async_write(Lowest(),
+                        asio::buffer(kPlainHttpToTlsPort.data(), kPlainHttpToTlsPort.size()),
                         [self = this->shared_from_this()](beast::error_code write_error, size_t) {
                           if (write_error) return self->Close();
                           self->DrainThenClose();
@@ -319,10 +322,11 @@ class Session final : public TrackedConnection, public std::enable_shared_from_t
       return;
     }
     if constexpr (kTls) {
-      stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
-                              [self = this->shared_from_this()](beast::error_code handshake_error, size_t used) {
-                                self->OnHandshake(handshake_error, used);
-                              });
+      stream_.async_handshake(
+          asio::ssl::stream_base::server, buffer_.data(),
+          [self = this->shared_from_this()](beast::error_code handshake_error, size_t used) {
+            self->OnHandshake(handshake_error, used);
+          });
     }
   }
 
@@ -335,7 +339,6 @@ class Session final : public TrackedConnection, public std::enable_shared_from_t
       return EndOnError(error);
     }
     buffer_.consume(used);
-    server_.connections().SetHandshaking(*this, false);
     server_.connections().Progressed(*this);
     ReadRequest(true);
   }
@@ -370,7 +373,8 @@ class Session final : public TrackedConnection, public std::enable_shared_from_t
   void OnRead(beast::error_code error) {
     if (error == http::error::end_of_stream) return Close();
     if (error == http::error::header_limit || error == http::error::buffer_overflow) {
-      return WriteError(http::status::request_header_fields_too_large, "request header too large\n");
+      return WriteError(http::status::request_header_fields_too_large,
+                        "request header too large\n");
     }
     if (error == http::error::unexpected_body || error == http::error::body_limit) {
       return WriteError(http::status::payload_too_large, "request bodies are not accepted\n");
@@ -436,7 +440,8 @@ class Session final : public TrackedConnection, public std::enable_shared_from_t
     if constexpr (kTls) {
       // close_notify, bounded: a peer that never answers it is cut off after a second.
       Lowest().expires_after(std::chrono::seconds(1));
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->Close(); });
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->Close(); });
     } else {
       DrainThenClose();
     }
@@ -483,8 +488,11 @@ class Session final : public TrackedConnection, public std::enable_shared_from_t
 std::string LandingPage(const WebOptions& options) {
   return "<!DOCTYPE html>\n<html><head><title>kvip-exporter</title></head><body>\n"
          "<h1>kvip-exporter</h1>\n<p>Prometheus exporter for kube-vip: leader, VIP binding, "
-         "lease health. Version " + options.version + ".</p>\n<ul>\n"
-         "<li><a href=\"" + options.telemetry_path + "\">" + options.telemetry_path +
+         "lease health. Version " +
+         options.version +
+         ".</p>\n<ul>\n"
+         "<li><a href=\"" +
+         options.telemetry_path + "\">" + options.telemetry_path +
          "</a>: metrics</li>\n<li><a href=\"/healthz\">/healthz</a>: liveness</li>\n"
          "</ul>\n</body></html>\n";
 }
@@ -496,7 +504,8 @@ bool IsTooManyFiles(const boost::system::error_code& error) {
 
 }  // namespace
 
-WebServerCore::WebServerCore(const WebOptions& options, std::shared_ptr<prometheus::Collectable> metrics)
+WebServerCore::WebServerCore(const WebOptions& options,
+                             std::shared_ptr<prometheus::Collectable> metrics)
     : options_(options), metrics_(std::move(metrics)), landing_page_(LandingPage(options)) {
   auto address = ParseListenAddress(options_.listen_address);
   if (!address) {
@@ -566,7 +575,8 @@ void WebServerCore::Listen(const ListenAddress& address) {
     }
   }
   if (!listening) {
-    throw std::runtime_error("cannot listen on " + options_.listen_address + ": " + error.message());
+    throw std::runtime_error("cannot listen on " + options_.listen_address + ": " +
+                             error.message());
   }
   acceptor_.non_blocking(true, error);
   port_ = acceptor_.local_endpoint().port();
@@ -747,10 +757,12 @@ Response WebServerCore::ErrorResponse(http::status status, std::string_view text
 
 void WebServerCore::Respond(Request request, Reply reply) {
   std::shared_ptr<const ServingConfig> config = config_;
-  if (config->web.basic_auth_users.empty()) return Route(std::move(request), config, std::move(reply));
+  if (config->web.basic_auth_users.empty())
+    return Route(std::move(request), config, std::move(reply));
 
   auto unauthorized = [this, config](const Request& req) {
-    Response response = MakeResponse(req, *config, http::status::unauthorized, kTextContentType, "Unauthorized\n");
+    Response response =
+        MakeResponse(req, *config, http::status::unauthorized, kTextContentType, "Unauthorized\n");
     response.set(http::field::www_authenticate, "Basic");
     return response;
   };
@@ -766,8 +778,8 @@ void WebServerCore::Respond(Request request, Reply reply) {
     result.ok = BcryptMatches(password, hash);
     return result;
   };
-  auto then = [this, request, reply, config, credentials = *credentials, hash, known = user_hash != nullptr,
-               unauthorized](WorkResult result) mutable {
+  auto then = [this, request, reply, config, credentials = *credentials, hash,
+               known = user_hash != nullptr, unauthorized](WorkResult result) mutable {
     if (!result.ok || !known) return reply(unauthorized(request));
     verified_.Add(credentials.user, hash, credentials.password);
     Route(std::move(request), config, std::move(reply));
@@ -778,10 +790,12 @@ void WebServerCore::Respond(Request request, Reply reply) {
   }
 }
 
-void WebServerCore::Route(Request request, std::shared_ptr<const ServingConfig> config, Reply reply) {
+void WebServerCore::Route(Request request, std::shared_ptr<const ServingConfig> config,
+                          Reply reply) {
   const bool metrics = request.path == options_.telemetry_path;
   if (!metrics && request.path != "/" && request.path != "/healthz") {
-    return reply(MakeResponse(request, *config, http::status::not_found, kTextContentType, "404 page not found\n"));
+    return reply(MakeResponse(request, *config, http::status::not_found, kTextContentType,
+                              "404 page not found\n"));
   }
   if (request.method != http::verb::get && request.method != http::verb::head) {
     Response response = MakeResponse(request, *config, http::status::method_not_allowed,
@@ -793,7 +807,8 @@ void WebServerCore::Route(Request request, std::shared_ptr<const ServingConfig> 
     return reply(MakeResponse(request, *config, http::status::ok, kTextContentType, "ok\n"));
   }
   if (!metrics) {
-    return reply(MakeResponse(request, *config, http::status::ok, "text/html; charset=utf-8", landing_page_));
+    return reply(MakeResponse(request, *config, http::status::ok, "text/html; charset=utf-8",
+                              landing_page_));
   }
   // Collect (which may wait for a collector's deadline), serialize and compress on a worker.
   auto scrape = [metrics = metrics_, stats = stats_, gzip = request.accepts_gzip] {
@@ -812,10 +827,11 @@ void WebServerCore::Route(Request request, std::shared_ptr<const ServingConfig> 
   };
   auto then = [this, request, config, reply](WorkResult result) {
     if (!result.ok) {
-      return reply(MakeResponse(request, *config, http::status::internal_server_error, kTextContentType,
-                                "collecting metrics failed\n"));
+      return reply(MakeResponse(request, *config, http::status::internal_server_error,
+                                kTextContentType, "collecting metrics failed\n"));
     }
-    Response response = MakeResponse(request, *config, http::status::ok, kMetricsContentType, std::move(result.body));
+    Response response = MakeResponse(request, *config, http::status::ok, kMetricsContentType,
+                                     std::move(result.body));
     if (result.gzipped) response.set(http::field::content_encoding, "gzip");
     response.set(http::field::vary, "Accept-Encoding");
     reply(std::move(response));
@@ -829,7 +845,8 @@ void WebServerCore::Route(Request request, std::shared_ptr<const ServingConfig> 
 bool WebServerCore::Offload(Work kind, std::function<WorkResult()> work,
                             std::function<void(WorkResult)> then) {
   size_t& in_flight = kind == Work::kScrape ? scrapes_in_flight_ : bcrypt_in_flight_;
-  size_t limit = kind == Work::kScrape ? options_.max_concurrent_scrapes : options_.max_concurrent_bcrypt;
+  size_t limit =
+      kind == Work::kScrape ? options_.max_concurrent_scrapes : options_.max_concurrent_bcrypt;
   if (in_flight >= limit) return false;
   uint64_t ticket = next_ticket_++;
   {
@@ -849,9 +866,10 @@ bool WebServerCore::Offload(Work kind, std::function<WorkResult()> work,
       work = nullptr;
       std::lock_guard lock(gate->mutex);
       if (gate->open) {
-        asio::post(*gate->io, [server = gate->server, ticket, result = std::move(result)]() mutable {
-          server->Finish(ticket, std::move(result));
-        });
+        asio::post(*gate->io,
+                   [server = gate->server, ticket, result = std::move(result)]() mutable {
+                     server->Finish(ticket, std::move(result));
+                   });
       }
       --gate->running;
       gate->finished.notify_all();
@@ -888,7 +906,8 @@ bool WebServerCore::Stop(std::chrono::milliseconds grace) {
   connections_.DropAll();
   {
     std::unique_lock lock(gate_->mutex);
-    stopped_cleanly_ = gate_->finished.wait_for(lock, grace, [this] { return gate_->running == 0; });
+    stopped_cleanly_ =
+        gate_->finished.wait_for(lock, grace, [this] { return gate_->running == 0; });
     gate_->open = false;
   }
   waiting_.clear();

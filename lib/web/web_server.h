@@ -29,9 +29,9 @@ struct WebOptions {
   std::string web_config_file;  // exporter-toolkit format; empty: plain HTTP, no auth
   std::string version;          // shown on the landing page
 
-  size_t max_connections = 512;        // at the limit the most stalled connection is dropped
-  size_t max_concurrent_scrapes = 10;  // more get 503, as promhttp's MaxRequestsInFlight
-  size_t max_concurrent_bcrypt = 2;    // password checks in flight; more get 503
+  size_t max_connections = 512;              // at the limit the most stalled connection is dropped
+  size_t max_concurrent_scrapes = 10;        // more get 503, as promhttp's MaxRequestsInFlight
+  size_t max_concurrent_bcrypt = 2;          // password checks in flight; more get 503
   uint32_t max_request_header_bytes = 8192;  // more gets 431
   // From accept (or a keep-alive request's first byte) to the end of the request header,
   // TLS handshake included: a client trickling bytes is cut off here.

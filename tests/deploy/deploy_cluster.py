@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from testbed_fixture import testbed  # noqa: F401  (the fixture `cluster` uses)
+
 OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
 OPERATOR_VERSION = "v0.85.0"  # the newest the module proxy serves here
 OPERATOR_CRDS = ("servicemonitors", "prometheusrules", "alertmanagerconfigs")
@@ -108,6 +110,17 @@ def cluster(testbed):
     workdir = Path(tempfile.mkdtemp(prefix="kvip-deploy-"))
     os.chmod(workdir, 0o755)  # the exporter, run as nobody, reads its kubeconfig here
     c = Cluster(testbed, workdir)
+    try:  # a setup that fails half-way still removes what it made
+        setup(c)
+        yield c
+    finally:
+        for what, namespace in reversed(c.created):
+            ns = ["-n", namespace] if namespace else []
+            c.kubectl(*ns, "delete", what, "--ignore-not-found", "--timeout=60s", check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def setup(c):
     for name, crd_file in zip(OPERATOR_CRDS, operator_crd_files()):
         crd = f"crd/{name}.monitoring.coreos.com"
         # One still being deleted (a previous run's teardown) must be gone before re-creating.
@@ -125,8 +138,3 @@ def cluster(testbed):
     # The testbed runs no controller-manager, so kube-system has no `default`
     # ServiceAccount, which admission wants for any Pod created through the API.
     c.ensure("serviceaccount/default", "kube-system", "-n", "kube-system", "create", "serviceaccount", "default")
-    yield c
-    for what, namespace in reversed(c.created):
-        ns = ["-n", namespace] if namespace else []
-        c.kubectl(*ns, "delete", what, "--ignore-not-found", "--timeout=60s", check=False)
-    shutil.rmtree(workdir, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Helpers for the deploy/ checks: kustomize rendering, the tools they need, YAML parsing.
 
-A module of its own (not conftest.py): `from conftest import` would pick whichever
-conftest.py pytest loaded last."""
+Not a conftest.py: other tests' `from conftest import ...` would then pick this one. Test
+modules import the fixtures they use from here and from deploy_cluster.py."""
 import subprocess
 from pathlib import Path
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy_cluster import NOBODY
+from deploy_cluster import NOBODY, cluster, testbed  # noqa: F401  (fixtures)
+from deploy_helpers import kubectl_bin  # noqa: F401  (fixture)
 from deploy_helpers import LEASE, RENDER_TARGETS, REPO, STATIC_POD, docs_of, render
 from testbed_fixture import TOOL, wait_for
 

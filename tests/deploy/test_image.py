@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy_helpers import REPO, STATIC_POD, docs_of, render
+from deploy_cluster import cluster, testbed  # noqa: F401  (fixtures)
+from deploy_helpers import REPO, STATIC_POD, docs_of, kubectl_bin  # noqa: F401  (kubectl_bin: fixture)
 from testbed_fixture import NODES, VIP, wait_for
 
 BUILD_IMAGE = REPO / "tests" / "deploy" / "build-image"
@@ -39,7 +40,7 @@ def image_layout():
     if built.returncode == 0:
         return built.stdout.strip()
     if os.environ.get("KVIP_DEPLOY_IMAGE") != "1":
-        reason = ("SKIP: the image of this tree is not built (~25 min): run tests/deploy/build-image "
+        reason = ("SKIP: the image of this tree is not built (25-40 min): run tests/deploy/build-image "
                   "or set KVIP_DEPLOY_IMAGE=1")
         print(reason)
         pytest.skip(reason)
@@ -49,7 +50,7 @@ def image_layout():
 
 
 @pytest.fixture(scope="module")
-def deployed(cluster, kubectl_bin, image_layout, tmp_path_factory):
+def deployed(image_layout, cluster, kubectl_bin, tmp_path_factory):
     """The image in the testbed registry and one Pod per node from the DaemonSet template
     (the testbed runs no controller-manager, so no DaemonSet controller: the Pods are what
     it would create, bound to their node)."""

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from deploy_helpers import DEPLOY, LEASE, OVERLAYS, RENDER_TARGETS, REPO, STATIC_POD, find, one
+from deploy_helpers import kubectl_bin, rendered  # noqa: F401  (fixtures)
 
 YAMLLINT_CONFIG = REPO / "tests" / "deploy" / "yamllint.yml"
 

@@ -6,7 +6,10 @@ drops waits INTERVAL, then connects again. Everything stops after DURATION secon
 This is the fault no well-behaved client produces (a real Prometheus sends its request at
 once), used to check that slow clients cannot starve a scrape. Loopback only, by design.
 
-Usage: slow_clients.py HOST PORT [--count N] [--duration S] [--interval S] [--tls]
+Usage: slow_clients.py HOST PORT [--count N] [--duration S] [--interval S] [--ramp S] [--tls]
+
+--ramp spreads the first connections over S seconds, as slowloris tools do: holding many
+connections is the point, not a burst of handshakes (that is a CPU flood, another attack).
 Prints "ready" once COUNT connection attempts have been made (a TLS server under this load
 may drop some mid-handshake), and at the end one JSON line:
 {"attempts": ..., "opened": ..., "dropped_by_server": ..., "max_open": ..., "connect_errors": ...}
@@ -30,8 +33,9 @@ class Stats:
         self.connect_errors = 0
 
 
-async def client(args, tls, stats, ready, deadline):
+async def client(index, args, tls, stats, ready, deadline):
     loop = asyncio.get_running_loop()
+    await asyncio.sleep(args.ramp * index / args.count)
     while loop.time() < deadline:
         stats.attempts += 1
         if stats.attempts == args.count:
@@ -78,12 +82,13 @@ async def main():
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--ramp", type=float, default=0.0)
     parser.add_argument("--tls", action="store_true")
     args = parser.parse_args()
     if not ipaddress.ip_address(args.host).is_loopback:
         sys.exit("slow_clients.py: refusing a non-loopback address")
-    if not 1 <= args.count <= 5000 or not 0 < args.duration <= 300:
-        sys.exit("slow_clients.py: want --count 1..5000 and --duration up to 300 s")
+    if not 1 <= args.count <= 5000 or not 0 < args.duration <= 300 or not 0 <= args.ramp < args.duration:
+        sys.exit("slow_clients.py: want --count 1..5000, --duration up to 300 s, --ramp below it")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.count + 64)), hard))
 
@@ -102,7 +107,7 @@ async def main():
         print("ready", flush=True)
 
     announcer = asyncio.create_task(announce())
-    await asyncio.gather(*(client(args, tls, stats, ready, deadline) for _ in range(args.count)))
+    await asyncio.gather(*(client(i, args, tls, stats, ready, deadline) for i in range(args.count)))
     announcer.cancel()
     print(json.dumps({"attempts": stats.attempts, "opened": stats.opened, "dropped_by_server": stats.dropped_by_server,
                       "max_open": stats.max_open, "connect_errors": stats.connect_errors}),

@@ -98,7 +98,7 @@ def start_real_peer(netns):
     ("close", "transport error"),
     ("reset", "transport error"),
     ("drip", "timeout"),
-])
+], ids=["huge", "endless", "close", "reset", "drip"])
 def test_misbehaving_peer_means_down_then_recovers(netns, exporter_bin, tmp_path, mode, kind):
     fake = start_fake(netns, mode)
     exporter = Exporter(netns, exporter_bin, tmp_path / "exporter.log")

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 OLD = "ghcr.io/kube-vip/kube-vip:v1.0.3"
 NEW = "ghcr.io/kube-vip/kube-vip:v1.0.4"
 EXITS_TAG = "v1.0.5-exits"
-IMAGE = re.compile(r"ghcr\.io/kube-vip/kube-vip:[A-Za-z0-9_.-]+")
+IMAGE = re.compile(r"ghcr\.io/kube-vip/kube-vip:[A-Za-z0-9_.-]+(?:@sha256:[0-9a-f]{64})?")
 GROUP_VARS = REPO / "tests" / "unit" / "fixtures" / "manifest" / "group_vars_all.yml"
 
 
@@ -244,6 +244,28 @@ def test_rolling_upgrade_followers_first_then_the_leader(baseline, nodes, pristi
     # Already there: verify-only, exit 0.
     code, report = nodes[leader].run("upgrade", "--to=v1.0.4")
     assert (code, report["result"]) == (0, "already-at-target"), report
+    assert_valid_and_served(tb, nodes)
+
+
+def test_a_digest_pinned_upgrade_runs_exactly_that_image(baseline, nodes, pristine):
+    tb = baseline
+    followers, _ = followers_and_leader(tb)
+    node = nodes[followers[0]]
+    head = subprocess.run(
+        ["nsenter", f"--net=/run/netns/{tb.name}-lan", "--", "curl", "-fsSI",
+         "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+         "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
+         "http://10.10.30.1:5000/v2/kube-vip/kube-vip/manifests/v1.0.4"],
+        check=True, capture_output=True, text=True).stdout
+    digest = re.search(r"(?im)^docker-content-digest: (sha256:[0-9a-f]{64})", head).group(1)
+    node.forget_image(NEW)
+    code, report = node.run("upgrade", "--to=v1.0.4", f"--image-digest={digest}")
+    assert code == 0, report
+    pinned = f"{NEW}@{digest}"
+    assert report["to"] == pinned
+    assert node.manifest.read_text() == pristine[node.name].replace(OLD, pinned)
+    assert node.runs(pinned)
+    assert tb.mirror_pod(node.name, "{.status.containerStatuses[0].imageID}").endswith(digest)
     assert_valid_and_served(tb, nodes)
 
 

@@ -87,8 +87,9 @@ TEST(Client, DescribeFailureIsSpecific) {
       "plndr-cp-lock&watch=1";
   EXPECT_EQ(client.DescribeFailure(
                 "watch", watch,
-                Status(403, "leases.coordination.k8s.io is forbidden: User \\\"watcher\\\" cannot "
-                            "watch resource \\\"leases\\\"")),
+                Status(403,
+                       "leases.coordination.k8s.io is forbidden: User \\\"watcher\\\" cannot "
+                       "watch resource \\\"leases\\\"")),
             "user \"watcher\" (/etc/kvip/kubeconfig) may not watch leases in namespace "
             "kube-system (403 Forbidden): leases.coordination.k8s.io is forbidden: User "
             "\"watcher\" cannot watch resource \"leases\"");
@@ -106,14 +107,17 @@ TEST(Client, DescribeFailureIsSpecific) {
             "(HTTP 500): etcd");
 
   HttpResponse refused;
-  refused.error = "https://10.10.30.11:6443/api: Failed to connect to 10.10.30.11 port 6443 "
-                  "after 0 ms: Couldn't connect to server";
+  refused.error =
+      "https://10.10.30.11:6443/api: Failed to connect to 10.10.30.11 port 6443 "
+      "after 0 ms: Couldn't connect to server";
   EXPECT_EQ(client.DescribeFailure("list", watch, refused),
             "cannot reach the API server at https://10.10.30.11:6443 to list leases in "
-            "namespace kube-system: " + refused.error);
+            "namespace kube-system: " +
+                refused.error);
   HttpResponse bad_ca;
-  bad_ca.error = "https://10.10.30.11:6443/api: SSL certificate problem: unable to get local "
-                 "issuer certificate";
+  bad_ca.error =
+      "https://10.10.30.11:6443/api: SSL certificate problem: unable to get local "
+      "issuer certificate";
   EXPECT_EQ(client.DescribeFailure("list", watch, bad_ca),
             "TLS with the API server failed: its certificate does not verify against CA "
             "/etc/kubernetes/pki/ca.crt (/etc/kvip/kubeconfig), or the handshake failed: " +

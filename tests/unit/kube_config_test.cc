@@ -93,37 +93,46 @@ TEST(Kubeconfig, ErrorsNameTheFileAndWhatIsWrong) {
   EXPECT_THAT(LoadError(b + "not-yaml.yaml"),
               HasSubstr("kubeconfig " + b + "not-yaml.yaml: not valid YAML: line "));
   EXPECT_THAT(LoadError(b + "list.yaml"), HasSubstr("list.yaml: not a kubeconfig"));
-  EXPECT_EQ(LoadError(b + "no-current-context.yaml"),
-            "kubeconfig " + b + "no-current-context.yaml: no current-context set (contexts: one, two)");
+  EXPECT_EQ(
+      LoadError(b + "no-current-context.yaml"),
+      "kubeconfig " + b + "no-current-context.yaml: no current-context set (contexts: one, two)");
   EXPECT_EQ(LoadError(b + "unknown-context.yaml"),
-            "kubeconfig " + b + "unknown-context.yaml: current-context \"prod\" is not among its "
-            "contexts (one)");
+            "kubeconfig " + b +
+                "unknown-context.yaml: current-context \"prod\" is not among its "
+                "contexts (one)");
   EXPECT_EQ(LoadError(b + "unknown-cluster.yaml"),
-            "kubeconfig " + b + "unknown-cluster.yaml: context \"one\" names cluster \"prod\", "
-            "which is not defined (clusters: c)");
+            "kubeconfig " + b +
+                "unknown-cluster.yaml: context \"one\" names cluster \"prod\", "
+                "which is not defined (clusters: c)");
   EXPECT_EQ(LoadError(b + "unknown-user.yaml"),
-            "kubeconfig " + b + "unknown-user.yaml: context \"one\" names user \"admin\", which "
-            "is not defined (users: u)");
+            "kubeconfig " + b +
+                "unknown-user.yaml: context \"one\" names user \"admin\", which "
+                "is not defined (users: u)");
   EXPECT_EQ(LoadError(b + "no-server.yaml"),
             "kubeconfig " + b + "no-server.yaml: cluster \"c\" has no server");
   EXPECT_EQ(LoadError(b + "bad-base64.yaml"),
-            "kubeconfig " + b + "bad-base64.yaml: cluster \"c\": certificate-authority-data is "
-            "not valid base64");
+            "kubeconfig " + b +
+                "bad-base64.yaml: cluster \"c\": certificate-authority-data is "
+                "not valid base64");
   EXPECT_EQ(LoadError(b + "not-pem.yaml"),
-            "kubeconfig " + b + "not-pem.yaml: cluster \"c\": certificate-authority-data does "
-            "not contain PEM data (no -----BEGIN line)");
+            "kubeconfig " + b +
+                "not-pem.yaml: cluster \"c\": certificate-authority-data does "
+                "not contain PEM data (no -----BEGIN line)");
   EXPECT_EQ(LoadError(b + "missing-ca-file.yaml"),
-            "kubeconfig " + b + "missing-ca-file.yaml: cluster \"c\": certificate-authority "
-            "/nonexistent/ca.crt: cannot read: No such file or directory");
+            "kubeconfig " + b +
+                "missing-ca-file.yaml: cluster \"c\": certificate-authority "
+                "/nonexistent/ca.crt: cannot read: No such file or directory");
   EXPECT_EQ(LoadError(b + "cert-without-key.yaml"),
-            "kubeconfig " + b + "cert-without-key.yaml: user \"admin\" has a client certificate "
-            "but no client-key");
+            "kubeconfig " + b +
+                "cert-without-key.yaml: user \"admin\" has a client certificate "
+                "but no client-key");
   EXPECT_THAT(LoadError(b + "exec-user.yaml"),
               HasSubstr("user \"eks\" authenticates with 'exec', which kvip-exporter does not "
                         "support"));
   EXPECT_EQ(LoadError(b + "ftp-server.yaml"),
-            "kubeconfig " + b + "ftp-server.yaml: cluster \"c\": server \"ftp://1.2.3.4\" is not "
-            "an http(s):// URL");
+            "kubeconfig " + b +
+                "ftp-server.yaml: cluster \"c\": server \"ftp://1.2.3.4\" is not "
+                "an http(s):// URL");
   EXPECT_EQ(LoadError(b + "a.yaml:" + b + "b.yaml"),
             "kubeconfig " + b + "a.yaml:" + b + "b.yaml: none of these files exist");
 }

@@ -11,8 +11,8 @@ namespace {
 std::string Render(const kube::LeaseWatchStatus& status, double now,
                    const std::string& node = "k8s-cp3") {
   prometheus::TextSerializer serializer;
-  std::string text = serializer.Serialize(
-      LeaseFamilies(status, "kube-system", "plndr-cp-lock", node, now));
+  std::string text =
+      serializer.Serialize(LeaseFamilies(status, "kube-system", "plndr-cp-lock", node, now));
   // Keep only samples: HELP/TYPE lines are checked by promtool in integration.
   std::string samples;
   size_t at = 0;
@@ -46,26 +46,36 @@ kube::LeaseWatchStatus Watching() {
 const char* kWatchHealth =
     "kubevip_lease_watch_up{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"
     "kubevip_lease_watch_reconnects_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 2\n"
-    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type=\"ADDED\"} 0\n"
-    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type=\"BOOKMARK\"} 1\n"
-    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type=\"DELETED\"} 0\n"
-    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type=\"ERROR\"} 0\n"
-    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type=\"MODIFIED\"} 41\n"
-    "kubevip_lease_last_event_timestamp_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1000.5\n";
+    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type=\"ADDED\"} "
+    "0\n"
+    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type="
+    "\"BOOKMARK\"} 1\n"
+    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type=\"DELETED\"}"
+    " 0\n"
+    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type=\"ERROR\"} "
+    "0\n"
+    "kubevip_lease_events_total{lease=\"plndr-cp-lock\",namespace=\"kube-system\",type="
+    "\"MODIFIED\"} 41\n"
+    "kubevip_lease_last_event_timestamp_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} "
+    "1000.5\n";
 
 TEST(LeaseFamilies, HolderWithAFreshLeaseIsLeader) {
-  EXPECT_EQ(Render(Watching(), 1002),
-            std::string(
-                "kubevip_is_leader{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"
-                "kubevip_lease_present{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"
-                "kubevip_lease_holder_info{lease=\"plndr-cp-lock\",namespace=\"kube-system\",holder=\"k8s-cp3\"} 1\n"
-                "kubevip_lease_expired{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n"
-                "kubevip_lease_age_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 2\n"
-                "kubevip_lease_renew_timestamp_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1000\n"
-                "kubevip_lease_acquire_timestamp_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 900\n"
-                "kubevip_lease_duration_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 5\n"
-                "kubevip_lease_transitions{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 3\n") +
-                kWatchHealth);
+  EXPECT_EQ(
+      Render(Watching(), 1002),
+      std::string(
+          "kubevip_is_leader{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"
+          "kubevip_lease_present{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"
+          "kubevip_lease_holder_info{lease=\"plndr-cp-lock\",namespace=\"kube-system\",holder="
+          "\"k8s-cp3\"} 1\n"
+          "kubevip_lease_expired{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n"
+          "kubevip_lease_age_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 2\n"
+          "kubevip_lease_renew_timestamp_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"}"
+          " 1000\n"
+          "kubevip_lease_acquire_timestamp_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-"
+          "system\"} 900\n"
+          "kubevip_lease_duration_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 5\n"
+          "kubevip_lease_transitions{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 3\n") +
+          kWatchHealth);
 }
 
 TEST(LeaseFamilies, OtherNodesAreNotLeader) {
@@ -80,14 +90,19 @@ TEST(LeaseFamilies, AgesHonestlyWhileTheWatchIsDown) {
   std::string text = Render(status, 1030);
   EXPECT_NE(text.find("kubevip_is_leader{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n"),
             std::string::npos);
-  EXPECT_NE(text.find("kubevip_lease_expired{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("kubevip_lease_age_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 30\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("kubevip_lease_watch_up{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("kubevip_lease_expired{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "kubevip_lease_age_seconds{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 30\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("kubevip_lease_watch_up{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n"),
+      std::string::npos);
   // Exactly at renew + duration the lease still holds (expired means strictly past).
-  EXPECT_NE(Render(Watching(), 1005).find("kubevip_is_leader{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"),
+  EXPECT_NE(Render(Watching(), 1005)
+                .find("kubevip_is_leader{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"),
             std::string::npos);
 }
 
@@ -104,7 +119,8 @@ TEST(LeaseFamilies, ReleasedLeaseHasAnEmptyHolderAndNoLeader) {
   kube::LeaseWatchStatus status = Watching();
   status.lease->holder = "";
   std::string text = Render(status, 1001, "");
-  EXPECT_NE(text.find("kubevip_lease_holder_info{lease=\"plndr-cp-lock\",namespace=\"kube-system\",holder=\"\"} 1\n"),
+  EXPECT_NE(text.find("kubevip_lease_holder_info{lease=\"plndr-cp-lock\",namespace=\"kube-system\","
+                      "holder=\"\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("kubevip_is_leader{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n"),
             std::string::npos);
@@ -117,7 +133,9 @@ TEST(LeaseFamilies, NothingAboutTheLeaseBeforeTheFirstList) {
   EXPECT_EQ(text.find("kubevip_is_leader"), std::string::npos);
   EXPECT_EQ(text.find("kubevip_lease_present"), std::string::npos);
   EXPECT_EQ(text.find("kubevip_lease_last_event_timestamp_seconds"), std::string::npos);
-  EXPECT_EQ(text.rfind("kubevip_lease_watch_up{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n", 0), 0u);
+  EXPECT_EQ(text.rfind(
+                "kubevip_lease_watch_up{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n", 0),
+            0u);
 }
 
 }  // namespace

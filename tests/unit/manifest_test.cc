@@ -1,6 +1,8 @@
 // lib/manifest: reading the kube-vip static pod manifest, rewriting its image byte for byte,
 // durable writes, the Ansible vars edit, and the pure decisions of `upgrade`.
 
+#include "collectors/manifest.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -11,7 +13,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "collectors/manifest.h"
 #include "manifest/ansible_vars.h"
 #include "manifest/cluster_state.h"
 #include "manifest/durable_file.h"
@@ -50,7 +51,8 @@ std::string ReplaceAll(std::string text, const std::string& from, const std::str
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kvip-manifest-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "kvip-manifest-XXXXXX").string();
     path_ = mkdtemp(pattern.data());
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
@@ -181,14 +183,16 @@ TEST(ReadManifest, StructuralErrorsAreSpecific) {
   EXPECT_FALSE(ParseManifest("kind: Deployment\nspec: {}\n", "m.yaml", error));
   EXPECT_EQ(error, "m.yaml: kind is \"Deployment\", expected Pod");
 
-  EXPECT_FALSE(ParseManifest("spec:\n  containers:\n  - {name: a, image: x:1}\n  - {name: b, image: y:1}\n",
-                             "m.yaml", error));
+  EXPECT_FALSE(
+      ParseManifest("spec:\n  containers:\n  - {name: a, image: x:1}\n  - {name: b, image: y:1}\n",
+                    "m.yaml", error));
   EXPECT_EQ(error, "m.yaml: 2 containers in spec.containers and none is named \"kube-vip\"");
 
   EXPECT_FALSE(ParseManifest("spec:\n  containers:\n  - name: kube-vip\n", "m.yaml", error));
   EXPECT_EQ(error, "m.yaml: container \"kube-vip\" has no image");
 
-  EXPECT_FALSE(ParseManifest("spec:\n  containers:\n  - {name: kube-vip, image: 'a:b:'}\n", "m.yaml", error));
+  EXPECT_FALSE(ParseManifest("spec:\n  containers:\n  - {name: kube-vip, image: 'a:b:'}\n",
+                             "m.yaml", error));
   EXPECT_THAT(error, HasSubstr("m.yaml: image \"a:b:\""));
 
   EXPECT_FALSE(ParseManifest("spec:\n  containers: {name: kube-vip}\n", "m.yaml", error));
@@ -272,7 +276,8 @@ TEST(RewriteImage, PinsAndUnpinsDigests) {
 
 TEST(RewriteImage, FlowStyleContainers) {
   const std::string text =
-      "spec: {containers: [{name: kube-vip, image: ghcr.io/kube-vip/kube-vip:v1.0.3, args: [manager]}]}\n";
+      "spec: {containers: [{name: kube-vip, image: ghcr.io/kube-vip/kube-vip:v1.0.3, args: "
+      "[manager]}]}\n";
   std::string error;
   auto rewritten = RewriteImage(text, "flow.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
   ASSERT_TRUE(rewritten) << error;
@@ -282,13 +287,15 @@ TEST(RewriteImage, FlowStyleContainers) {
 TEST(RewriteImage, RefusesWhatItCannotEditLiterally) {
   std::string error;
   const std::string folded =
-      "spec:\n  containers:\n  - name: kube-vip\n    image: >-\n      ghcr.io/kube-vip/kube-vip:v1.0.3\n";
+      "spec:\n  containers:\n  - name: kube-vip\n    image: >-\n      "
+      "ghcr.io/kube-vip/kube-vip:v1.0.3\n";
   EXPECT_FALSE(RewriteImage(folded, "folded.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error));
   EXPECT_THAT(error, HasSubstr("folded.yaml: the image of container \"kube-vip\""));
   EXPECT_THAT(error, HasSubstr("edit it by hand"));
 
   const std::string escaped =
-      "spec:\n  containers:\n  - name: kube-vip\n    image: \"ghcr.io\\x2fkube-vip/kube-vip:v1.0.3\"\n";
+      "spec:\n  containers:\n  - name: kube-vip\n    image: "
+      "\"ghcr.io\\x2fkube-vip/kube-vip:v1.0.3\"\n";
   EXPECT_FALSE(RewriteImage(escaped, "escaped.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error));
 
   EXPECT_FALSE(RewriteImage(Slurp(kGenerated), kGenerated, "ghcr.io/kube-vip/kube-vip:", error));
@@ -334,7 +341,8 @@ TEST(DurableFile, ErrorsNameThePath) {
   EXPECT_FALSE(CopyFileDurably("/nonexistent-dir/x.yaml", "/tmp/y", error));
   EXPECT_THAT(error, HasSubstr("/nonexistent-dir/x.yaml: cannot stat"));
   TempDir dir;
-  ASSERT_TRUE(WriteFileAtomically(dir / "big", std::string(100, 'x'), {0600, getuid(), getgid()}, error));
+  ASSERT_TRUE(
+      WriteFileAtomically(dir / "big", std::string(100, 'x'), {0600, getuid(), getgid()}, error));
   std::string out;
   EXPECT_FALSE(ReadWholeFile(dir / "big", out, 10, error));
   EXPECT_EQ(error, dir / "big" + ": larger than 10 bytes");
@@ -364,13 +372,15 @@ TEST(ManifestCollector, FollowsTheFileAsItChanges) {
   std::string error;
   const std::string generated = Slurp(kGenerated);
   ASSERT_TRUE(WriteFileAtomically(path, generated, {0600, getuid(), getgid()}, error)) << error;
-  EXPECT_EQ(InfoLine(collector, ok), "kubevip_manifest_info image=ghcr.io/kube-vip/kube-vip:v1.0.3 version=v1.0.3");
+  EXPECT_EQ(InfoLine(collector, ok),
+            "kubevip_manifest_info image=ghcr.io/kube-vip/kube-vip:v1.0.3 version=v1.0.3");
   EXPECT_TRUE(ok);
 
   // Same size, a new inode: the rename of an upgrade.
   ASSERT_TRUE(WriteFileAtomically(path, ReplaceAll(generated, ":v1.0.3", ":v1.0.4"),
                                   {0600, getuid(), getgid()}, error));
-  EXPECT_EQ(InfoLine(collector, ok), "kubevip_manifest_info image=ghcr.io/kube-vip/kube-vip:v1.0.4 version=v1.0.4");
+  EXPECT_EQ(InfoLine(collector, ok),
+            "kubevip_manifest_info image=ghcr.io/kube-vip/kube-vip:v1.0.4 version=v1.0.4");
 
   ASSERT_TRUE(WriteFileAtomically(path, "spec: [\n", {0600, getuid(), getgid()}, error));
   EXPECT_EQ(InfoLine(collector, ok), "");
@@ -387,16 +397,19 @@ TEST(AnsibleVars, SetsTopLevelValueKeepingQuotesAndComments) {
   std::string error;
   auto updated = SetAnsibleVar(original, path, "kubevip_version", "v1.0.4", error);
   ASSERT_TRUE(updated) << error;
-  EXPECT_EQ(*updated, ReplaceAll(original, "kubevip_version: \"v1.0.3\"", "kubevip_version: \"v1.0.4\""));
+  EXPECT_EQ(*updated,
+            ReplaceAll(original, "kubevip_version: \"v1.0.3\"", "kubevip_version: \"v1.0.4\""));
   EXPECT_THAT(*updated, HasSubstr("kubevip_version: not-this-one"));
 }
 
 TEST(AnsibleVars, PlainAndSingleQuotedValuesAndCrlf) {
   std::string error;
-  auto plain = SetAnsibleVar("a: 1\nkubevip_version: v1.0.3 # note\n", "f", "kubevip_version", "v1.0.4", error);
+  auto plain = SetAnsibleVar("a: 1\nkubevip_version: v1.0.3 # note\n", "f", "kubevip_version",
+                             "v1.0.4", error);
   ASSERT_TRUE(plain) << error;
   EXPECT_EQ(*plain, "a: 1\nkubevip_version: v1.0.4 # note\n");
-  auto single = SetAnsibleVar("kubevip_version:   'v1.0.3'\r\nb: 2\r\n", "f", "kubevip_version", "v1.0.4", error);
+  auto single = SetAnsibleVar("kubevip_version:   'v1.0.3'\r\nb: 2\r\n", "f", "kubevip_version",
+                              "v1.0.4", error);
   ASSERT_TRUE(single) << error;
   EXPECT_EQ(*single, "kubevip_version:   'v1.0.4'\r\nb: 2\r\n");
 }
@@ -405,12 +418,15 @@ TEST(AnsibleVars, RefusesMissingDuplicateAndComplexValues) {
   std::string error;
   EXPECT_FALSE(SetAnsibleVar("a: 1\n", "all.yml", "kubevip_version", "v1.0.4", error));
   EXPECT_EQ(error, "all.yml: no top-level \"kubevip_version\" key");
-  EXPECT_FALSE(SetAnsibleVar("kubevip_version: [a]\n", "all.yml", "kubevip_version", "v1.0.4", error));
-  EXPECT_FALSE(SetAnsibleVar("kubevip_version: v1\nkubevip_version: v2\n", "all.yml", "kubevip_version",
-                             "v1.0.4", error));
-  EXPECT_FALSE(SetAnsibleVar("kubevip_version: |\n  v1\n", "all.yml", "kubevip_version", "v1.0.4", error));
+  EXPECT_FALSE(
+      SetAnsibleVar("kubevip_version: [a]\n", "all.yml", "kubevip_version", "v1.0.4", error));
+  EXPECT_FALSE(SetAnsibleVar("kubevip_version: v1\nkubevip_version: v2\n", "all.yml",
+                             "kubevip_version", "v1.0.4", error));
+  EXPECT_FALSE(
+      SetAnsibleVar("kubevip_version: |\n  v1\n", "all.yml", "kubevip_version", "v1.0.4", error));
   EXPECT_FALSE(SetAnsibleVar("kubevip_version: v1\n", "all.yml", "kubevip_version", "a\"b", error));
-  EXPECT_FALSE(SetAnsibleVar("kubevip_version: [\n", "all.yml", "kubevip_version", "v1.0.4", error));
+  EXPECT_FALSE(
+      SetAnsibleVar("kubevip_version: [\n", "all.yml", "kubevip_version", "v1.0.4", error));
   EXPECT_THAT(error, HasSubstr("all.yml: invalid YAML"));
 }
 
@@ -428,7 +444,8 @@ TEST(ClusterState, ParsesRfc3339) {
 
 TEST(ClusterState, MirrorPodsFromATestbedPodList) {
   std::string error;
-  auto pods = ParseKubeVipPods(Slurp(kFixtures + "podlist-testbed.json"), "kube-vip", "kube-vip", error);
+  auto pods =
+      ParseKubeVipPods(Slurp(kFixtures + "podlist-testbed.json"), "kube-vip", "kube-vip", error);
   ASSERT_TRUE(pods) << error;
   ASSERT_EQ(pods->size(), 3u);
   const KubeVipPod& cp1 = (*pods)[0];
@@ -441,7 +458,8 @@ TEST(ClusterState, MirrorPodsFromATestbedPodList) {
   EXPECT_FALSE(cp1.ready);
   EXPECT_EQ(cp1.restart_count, 3);
   EXPECT_EQ(cp1.waiting_reason, "Terminated: Error");
-  EXPECT_EQ(cp1.last_run_started_at, ParseRfc3339("2026-11-25T15:40:40Z")) << "the current, ended run";
+  EXPECT_EQ(cp1.last_run_started_at, ParseRfc3339("2026-11-25T15:40:40Z"))
+      << "the current, ended run";
   EXPECT_EQ(cp1.last_exit_code, 2);
   const KubeVipPod& cp2 = (*pods)[1];
   EXPECT_TRUE(cp2.running);
@@ -453,7 +471,8 @@ TEST(ClusterState, MirrorPodsFromATestbedPodList) {
 
   EXPECT_FALSE(ParseKubeVipPods("{}", "kube-vip", "kube-vip", error));
   EXPECT_THAT(error, HasSubstr("not a Kubernetes PodList"));
-  auto none = ParseKubeVipPods(Slurp(kFixtures + "podlist-testbed.json"), "other", "kube-vip", error);
+  auto none =
+      ParseKubeVipPods(Slurp(kFixtures + "podlist-testbed.json"), "other", "kube-vip", error);
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
 }
@@ -468,16 +487,21 @@ TEST(ClusterState, LeaseFromTheTestbed) {
   EXPECT_EQ(lease->resource_version, "965");
   EXPECT_TRUE(lease->FreshAt(lease->renew_time + 4.9));
   EXPECT_FALSE(lease->FreshAt(lease->renew_time + 5.0));
-  EXPECT_FALSE(ParseLease("{\"kind\":\"Pod\",\"metadata\":{},\"spec\":{}}", error));
+  EXPECT_FALSE(ParseLease("[1]", error));
+  EXPECT_FALSE(ParseLease("{\"spec\":{\"renewTime\":\"yesterday\"}}", error));
+  EXPECT_THAT(error, HasSubstr("spec.renewTime \"yesterday\" is not an RFC 3339 time"));
 }
 
 TEST(ClusterState, CountsBothConflictWordings) {
   const std::string log =
-      "2026-11-25T15:00:00.1Z stderr F E1125 15:00:00.1 1 leaderelection.go:429] Failed to update lock "
+      "2026-11-25T15:00:00.1Z stderr F E1125 15:00:00.1 1 leaderelection.go:429] Failed to update "
+      "lock "
       "optimistically: Operation cannot be fulfilled, falling back to slow path\n"
-      "2026-11-25T15:00:01.1Z stderr F E1125 15:00:01.1 1 leaderelection.go:436] \"Failed to update lease "
+      "2026-11-25T15:00:01.1Z stderr F E1125 15:00:01.1 1 leaderelection.go:436] \"Failed to "
+      "update lease "
       "optimistically, falling back to slow path\" err=\"...\"\n"
-      "2026-11-25T15:00:02.1Z stderr F I1125 15:00:02.1 1 leaderelection.go:271] successfully acquired lease\n";
+      "2026-11-25T15:00:02.1Z stderr F I1125 15:00:02.1 1 leaderelection.go:271] successfully "
+      "acquired lease\n";
   EXPECT_EQ(CountLockConflictLines(log), 2);
   EXPECT_EQ(CountLockConflictLines(""), 0);
 }
@@ -487,18 +511,21 @@ TEST(ClusterState, CountsBothConflictWordings) {
 TEST(UpgradePlan, BackupGoesNextToTheManifestsDirectory) {
   EXPECT_EQ(BackupPathFor("/etc/kubernetes/manifests/kube-vip.yaml", "v1.0.3"),
             "/etc/kubernetes/kube-vip.yaml.v1.0.3.bak");
-  EXPECT_EQ(BackupPathFor("/srv/node/etc/kubernetes/manifests/kube-vip.yaml", "v1.0.3", "/mnt/backup"),
-            "/mnt/backup/kube-vip.yaml.v1.0.3.bak");
+  EXPECT_EQ(
+      BackupPathFor("/srv/node/etc/kubernetes/manifests/kube-vip.yaml", "v1.0.3", "/mnt/backup"),
+      "/mnt/backup/kube-vip.yaml.v1.0.3.bak");
   EXPECT_EQ(BackupPathFor("/manifests/kube-vip.yaml", ""), "/kube-vip.yaml.untagged.bak");
 }
 
 TEST(UpgradePlan, PullsIntoTheK8sIoNamespaceWithAnArgv) {
-  EXPECT_THAT(PullArgv(RuntimeCli::kCtr, "/run/containerd/containerd.sock", "ghcr.io/kube-vip/kube-vip:v1.0.4"),
-              ElementsAre("ctr", "--address", "/run/containerd/containerd.sock", "--namespace", "k8s.io",
-                          "images", "pull", "ghcr.io/kube-vip/kube-vip:v1.0.4"));
-  EXPECT_THAT(PullArgv(RuntimeCli::kCrictl, "unix:///run/containerd/containerd.sock", "img:v1"),
-              ElementsAre("crictl", "--runtime-endpoint", "unix:///run/containerd/containerd.sock",
-                          "--image-endpoint", "unix:///run/containerd/containerd.sock", "pull", "img:v1"));
+  EXPECT_THAT(PullArgv(RuntimeCli::kCtr, "/run/containerd/containerd.sock",
+                       "ghcr.io/kube-vip/kube-vip:v1.0.4"),
+              ElementsAre("ctr", "--address", "/run/containerd/containerd.sock", "--namespace",
+                          "k8s.io", "images", "pull", "ghcr.io/kube-vip/kube-vip:v1.0.4"));
+  EXPECT_THAT(
+      PullArgv(RuntimeCli::kCrictl, "unix:///run/containerd/containerd.sock", "img:v1"),
+      ElementsAre("crictl", "--runtime-endpoint", "unix:///run/containerd/containerd.sock",
+                  "--image-endpoint", "unix:///run/containerd/containerd.sock", "pull", "img:v1"));
 }
 
 TEST(UpgradePlan, StateFileRoundTrip) {
@@ -548,8 +575,8 @@ class ResumeTest : public ::testing::Test {
   }
   ResumeAction Decide(std::optional<UpgradeState> state, const std::string& current,
                       const std::string& target, bool rollback = false) const {
-    return DecideResume(state, "/var/lib/kvip-exporter/upgrade-state.json", manifest_, current, target,
-                        rollback)
+    return DecideResume(state, "/var/lib/kvip-exporter/upgrade-state.json", manifest_, current,
+                        target, rollback)
         .action;
   }
 };
@@ -582,7 +609,8 @@ TEST_F(ResumeTest, CrashWhileWaitingResumesTheWaits) {
 TEST_F(ResumeTest, RollbackFinishesOrRestores) {
   using enum ResumeAction;
   EXPECT_EQ(Decide(At(UpgradeStep::kRollingBack), new_, new_), kRollBack);
-  EXPECT_EQ(Decide(At(UpgradeStep::kRollingBack), old_, new_), kRollBack) << "still wait for recovery";
+  EXPECT_EQ(Decide(At(UpgradeStep::kRollingBack), old_, new_), kRollBack)
+      << "still wait for recovery";
   EXPECT_EQ(Decide(At(UpgradeStep::kWaiting), new_, "", true), kRollBack);
   EXPECT_EQ(Decide(At(UpgradeStep::kPulled), old_, "", true), kMarkRolledBack);
 }
@@ -608,7 +636,8 @@ TEST(UpgradePlan, LeaderLastGuard) {
     p.image = std::move(image);
     return p;
   };
-  const std::string v3 = "ghcr.io/kube-vip/kube-vip:v1.0.3", v4 = "ghcr.io/kube-vip/kube-vip:v1.0.4";
+  const std::string v3 = "ghcr.io/kube-vip/kube-vip:v1.0.3",
+                    v4 = "ghcr.io/kube-vip/kube-vip:v1.0.4";
   std::vector<KubeVipPod> pods{pod("k8s-cp1", v3), pod("k8s-cp2", v3), pod("k8s-cp3", v3)};
 
   auto follower = CheckLeaderLast("k8s-cp1", "k8s-cp3", pods, v4);
@@ -686,7 +715,8 @@ TEST(StaleLease, RefusesWhenANodeHoldsTheVip) {
   facts.exporters[1].vip_bound = true;
   StaleLeaseDecision d = DecideStaleLease(facts);
   EXPECT_FALSE(d.delete_lease);
-  EXPECT_THAT(Blocking(d), ElementsAre(HasSubstr("k8s-cp2 (http://k8s-cp2:9112/metrics): holds the VIP")));
+  EXPECT_THAT(Blocking(d),
+              ElementsAre(HasSubstr("k8s-cp2 (http://k8s-cp2:9112/metrics): holds the VIP")));
 }
 
 TEST(StaleLease, RefusesWhenTheVipWasReleasedWithinTheLeaseDuration) {
@@ -714,7 +744,8 @@ TEST(StaleLease, RefusesOnAnyUnknown) {
 
   facts = StaleAndSafe();
   facts.vip_answers = true;
-  EXPECT_THAT(Blocking(DecideStaleLease(facts)), ElementsAre("the VIP answers: some node serves it"));
+  EXPECT_THAT(Blocking(DecideStaleLease(facts)),
+              ElementsAre("the VIP answers: some node serves it"));
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 // --web.config.file parsing and the TLS context built from it.
 
+#include "web/web_config.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "web/tls_context.h"
-#include "web/web_config.h"
 #include "web_test_util.h"
 
 namespace kvip {
@@ -40,7 +41,8 @@ http_server_config:
     X-Frame-Options: deny
     Strict-Transport-Security: max-age=31536000; includeSubDomains
 basic_auth_users:
-  prometheus: )" + std::string(kHash) + "\n");
+  prometheus: )" + std::string(kHash) +
+                      "\n");
   ASSERT_TRUE(result.ok()) << result.error;
   const WebConfig& config = result.config;
   ASSERT_TRUE(config.tls);
@@ -57,8 +59,9 @@ basic_auth_users:
   ASSERT_NE(config.FindUserHash("prometheus"), nullptr);
   EXPECT_EQ(*config.FindUserHash("prometheus"), kHash);
   EXPECT_EQ(config.FindUserHash("mallory"), nullptr);
-  EXPECT_THAT(config.ReferencedFiles(),
-              ::testing::ElementsAre("/etc/kvip/server.crt", "/abs/server.key", "/etc/ca/clients.crt"));
+  EXPECT_THAT(
+      config.ReferencedFiles(),
+      ::testing::ElementsAre("/etc/kvip/server.crt", "/abs/server.key", "/etc/ca/clients.crt"));
 }
 
 TEST(WebConfig, TlsBlockWithNothingSetMeansNoTls) {
@@ -77,26 +80,31 @@ TEST(WebConfig, ErrorsNameTheFileAndTheField) {
       {"tls_server_config:\n  cert_file: c\n", "tls_server_config.key_file is missing"},
       {"tls_server_config:\n  cert_file: c\n  key_file: k\n  client_ca_file: ca\n",
        "client_ca_file is set but client_auth_type is NoClientCert"},
-      {"tls_server_config:\n  cert_file: c\n  key_file: k\n  client_auth_type: RequireAndVerifyClientCert\n",
+      {"tls_server_config:\n  cert_file: c\n  key_file: k\n  client_auth_type: "
+       "RequireAndVerifyClientCert\n",
        "RequireAndVerifyClientCert needs client_ca_file"},
       {"tls_server_config:\n  cert_file: c\n  key_file: k\n  client_auth_type: Maybe\n",
        "tls_server_config.client_auth_type: unknown value \"Maybe\" (want one of NoClientCert"},
       {"tls_server_config:\n  cert_file: c\n  key_file: k\n  min_version: TLS14\n",
        "tls_server_config.min_version: unknown value \"TLS14\""},
-      {"tls_server_config:\n  cert_file: c\n  key_file: k\n  min_version: TLS13\n  max_version: TLS12\n",
+      {"tls_server_config:\n  cert_file: c\n  key_file: k\n  min_version: TLS13\n  max_version: "
+       "TLS12\n",
        "min_version TLS13 is above max_version TLS12"},
       {"tls_server_config:\n  cert_file: c\n  key_file: k\n  curve_preferences: [CurveP224]\n",
        "tls_server_config.curve_preferences: unknown value \"CurveP224\""},
-      {"tls_server_config:\n  cert_file: c\n  keyfile: k\n", "unknown field \"keyfile\" in tls_server_config"},
+      {"tls_server_config:\n  cert_file: c\n  keyfile: k\n",
+       "unknown field \"keyfile\" in tls_server_config"},
       {"tls_config: {}\n", "unknown field \"tls_config\""},
       {"basic_auth_users:\n  alice: secret\n", "basic_auth_users.alice: not a bcrypt hash"},
       {"basic_auth_users:\n  alice: $1$abc$def\n", "basic_auth_users.alice: not a bcrypt hash"},
       {"basic_auth_users:\n  alice:\n", "basic_auth_users.alice: not a bcrypt hash"},
       {"basic_auth_users:\n  a:b: " + std::string(kHash) + "\n", "contains ':'"},
       {"basic_auth_users:\n  - alice\n", "basic_auth_users: want a mapping"},
-      {"http_server_config:\n  headers:\n    Server: kvip\n", "header \"Server\" can not be configured"},
+      {"http_server_config:\n  headers:\n    Server: kvip\n",
+       "header \"Server\" can not be configured"},
       {"http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
-       "http_server_config.headers.X-Frame-Options: invalid value \"allow\" (want one of deny, sameorigin)"},
+       "http_server_config.headers.X-Frame-Options: invalid value \"allow\" (want one of deny, "
+       "sameorigin)"},
       {"http_server_config:\n  http2: maybe\n", "http_server_config.http2: want true or false"},
       {"basic_auth_users: {a: " + std::string(kHash) + ", a: " + kHash + "}\n",
        "basic_auth_users.a: defined more than once"},
@@ -113,15 +121,18 @@ TEST(WebConfig, ErrorsNameTheFileAndTheField) {
 
 TEST(WebConfig, MissingFileIsAClearError) {
   auto result = LoadWebConfig("/nonexistent/web.yml");
-  EXPECT_EQ(result.error, "web config /nonexistent/web.yml: cannot read: No such file or directory");
+  EXPECT_EQ(result.error,
+            "web config /nonexistent/web.yml: cannot read: No such file or directory");
 }
 
 TEST(WebConfig, BcryptHashShapes) {
   EXPECT_TRUE(IsBcryptHash(kHash));
   EXPECT_TRUE(IsBcryptHash("$2b$04$abcdefghijklmnopqrstuuZ7i2hYlTkPd2mM3ovUHh2pc4/2ZBZDm"));
-  EXPECT_FALSE(IsBcryptHash("$2y$03$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG"));  // cost
+  EXPECT_FALSE(
+      IsBcryptHash("$2y$03$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG"));  // cost
   EXPECT_FALSE(IsBcryptHash("$2x$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG"));
-  EXPECT_FALSE(IsBcryptHash("$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7z"));   // short
+  EXPECT_FALSE(
+      IsBcryptHash("$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7z"));  // short
   EXPECT_FALSE(IsBcryptHash("$2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7z!"));
 }
 
@@ -153,18 +164,19 @@ TEST_F(TlsContextTest, BuildsForEveryClientAuthType) {
 TEST_F(TlsContextTest, UnreadableFilesAreNamed) {
   TlsServerConfig tls = Tls();
   tls.cert_file = dir_.File("missing.crt");
-  EXPECT_EQ(MakeTlsContext(tls).error,
-            "tls_server_config.cert_file " + dir_.File("missing.crt") + ": No such file or directory");
+  EXPECT_EQ(MakeTlsContext(tls).error, "tls_server_config.cert_file " + dir_.File("missing.crt") +
+                                           ": No such file or directory");
   tls = Tls();
   tls.key_file = dir_.File("missing.key");
-  EXPECT_EQ(MakeTlsContext(tls).error,
-            "tls_server_config.key_file " + dir_.File("missing.key") + ": No such file or directory");
+  EXPECT_EQ(MakeTlsContext(tls).error, "tls_server_config.key_file " + dir_.File("missing.key") +
+                                           ": No such file or directory");
 }
 
 TEST_F(TlsContextTest, WrongContentIsNamed) {
   TlsServerConfig tls = Tls();
   tls.cert_file = dir_.Write("garbage.crt", "not a certificate\n");
-  EXPECT_THAT(MakeTlsContext(tls).error, HasSubstr("cert_file " + tls.cert_file + ": not a PEM certificate"));
+  EXPECT_THAT(MakeTlsContext(tls).error,
+              HasSubstr("cert_file " + tls.cert_file + ": not a PEM certificate"));
 
   tls = Tls();
   tls.key_file = pki_.client_key();  // a valid key, but not the certificate's
@@ -173,19 +185,22 @@ TEST_F(TlsContextTest, WrongContentIsNamed) {
   tls = Tls();
   tls.client_auth = ClientAuth::kRequireAndVerifyClientCert;
   tls.client_ca_file = dir_.Write("empty-ca.crt", "");
-  EXPECT_THAT(MakeTlsContext(tls).error, HasSubstr("client_ca_file " + tls.client_ca_file + ": holds no PEM certificate"));
+  EXPECT_THAT(MakeTlsContext(tls).error,
+              HasSubstr("client_ca_file " + tls.client_ca_file + ": holds no PEM certificate"));
 
   tls = Tls();
   tls.cipher_suites = {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_FANCY_CIPHER"};
-  EXPECT_EQ(MakeTlsContext(tls).error, "tls_server_config.cipher_suites: unknown cipher \"TLS_FANCY_CIPHER\"");
+  EXPECT_EQ(MakeTlsContext(tls).error,
+            "tls_server_config.cipher_suites: unknown cipher \"TLS_FANCY_CIPHER\"");
   tls.cipher_suites = {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"};
   EXPECT_TRUE(MakeTlsContext(tls).ok());
 }
 
 TEST_F(TlsContextTest, EncryptedKeyIsAnErrorNotAPrompt) {
   std::string encrypted = dir_.File("encrypted.key");
-  ASSERT_EQ(std::system(("openssl pkey -in " + pki_.server_key() + " -aes256 -passout pass:x -out " +
-                         encrypted + " 2>/dev/null").c_str()),
+  ASSERT_EQ(std::system(("openssl pkey -in " + pki_.server_key() +
+                         " -aes256 -passout pass:x -out " + encrypted + " 2>/dev/null")
+                            .c_str()),
             0);
   TlsServerConfig tls = Tls();
   tls.key_file = encrypted;

@@ -1,7 +1,7 @@
 // Small pieces of lib/web: listen addresses, gzip negotiation, the connection table.
 
-#include <zlib.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "web/connection_table.h"
 #include "web/gzip.h"
@@ -23,7 +23,8 @@ TEST(ListenAddress, PrometheusStyleAddresses) {
 }
 
 TEST(ListenAddress, RejectsMalformed) {
-  for (const char* bad : {"9112", ":", ":65536", ":91a2", "::1:9112", "[::1:9112", "[]:9112", ":-1"}) {
+  for (const char* bad :
+       {"9112", ":", ":65536", ":91a2", "::1:9112", "[::1:9112", "[]:9112", ":-1"}) {
     EXPECT_FALSE(ParseListenAddress(bad)) << bad;
   }
 }
@@ -41,7 +42,8 @@ TEST(Gzip, NegotiatesLikeGoDoes) {
 
 TEST(Gzip, RoundTripsThroughZlib) {
   std::string text;
-  for (int i = 0; i < 1000; ++i) text += "kvip_exporter_web_requests_total{code=\"200\"} " + std::to_string(i) + "\n";
+  for (int i = 0; i < 1000; ++i)
+    text += "kvip_exporter_web_requests_total{code=\"200\"} " + std::to_string(i) + "\n";
   auto compressed = Gzip(text);
   ASSERT_TRUE(compressed);
   EXPECT_LT(compressed->size(), text.size() / 5);

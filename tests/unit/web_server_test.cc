@@ -1,6 +1,8 @@
 // The web server end to end over loopback: routes, limits, TLS, client certificates,
 // basic auth, reloads and shutdown. Clients: libcurl (lib/http) and raw sockets.
 
+#include "web/web_server.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,7 +12,6 @@
 
 #include "common/metric_family.h"
 #include "http/http_client.h"
-#include "web/web_server.h"
 #include "web_test_util.h"
 
 namespace kvip {
@@ -86,8 +87,8 @@ class WebServerTest : public ::testing::Test {
     return HttpFetch(request);
   }
 
-  HttpResponse GetTls(const std::string& path, const std::string& cert = "", const std::string& key = "",
-                      std::vector<std::string> headers = {}) const {
+  HttpResponse GetTls(const std::string& path, const std::string& cert = "",
+                      const std::string& key = "", std::vector<std::string> headers = {}) const {
     HttpRequest request;
     request.url = Url(path, true);
     request.tls.ca_file = pki_.ca();
@@ -106,7 +107,8 @@ class WebServerTest : public ::testing::Test {
 
   static std::string Basic(const std::string& user, const std::string& password) {
     // Test credentials are ASCII; std::string -> base64 by hand keeps the test standalone.
-    static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char* kAlphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string in = user + ":" + password, out;
     unsigned bits = 0;
     int count = 0;
@@ -164,7 +166,8 @@ TEST_F(WebServerTest, KeepAliveAndPipelining) {
     connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_THAT(connection.ReadResponse(), HasSubstr("HTTP/1.1 200 OK")) << i;
   }
-  connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  connection.Send(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_THAT(connection.ReadResponse(), HasSubstr("\r\n\r\nok\n"));
   EXPECT_THAT(connection.ReadResponse(), HasSubstr("test_metric 42"));
 
@@ -198,7 +201,8 @@ TEST_F(WebServerTest, RejectsOversizedHeadersBodiesAndGarbage) {
   {
     RawConnection connection(port_);
     connection.Send("GET / HTTP/1.1\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n");
-    EXPECT_THAT(connection.ReadResponse(), HasSubstr("HTTP/1.1 431 Request Header Fields Too Large"));
+    EXPECT_THAT(connection.ReadResponse(),
+                HasSubstr("HTTP/1.1 431 Request Header Fields Too Large"));
     EXPECT_TRUE(WaitFor([&] { return connection.ClosedByPeer(); }));
   }
   {
@@ -231,7 +235,9 @@ TEST_F(WebServerTest, SlowClientIsCutOffAtTheRequestTimeout) {
       std::chrono::seconds(10));
   EXPECT_TRUE(cut);
   EXPECT_TRUE(WaitFor([&] { return silent.ClosedByPeer(); }));
-  EXPECT_THAT(Get("/metrics").body, HasSubstr("kvip_exporter_web_connections_dropped_total{reason=\"request_timeout\"} 2\n"));
+  EXPECT_THAT(
+      Get("/metrics").body,
+      HasSubstr("kvip_exporter_web_connections_dropped_total{reason=\"request_timeout\"} 2\n"));
 }
 
 TEST_F(WebServerTest, AtTheConnectionLimitTheMostStalledConnectionMakesRoom) {
@@ -247,7 +253,9 @@ TEST_F(WebServerTest, AtTheConnectionLimitTheMostStalledConnectionMakesRoom) {
   }
   auto scrape = Get("/metrics");
   EXPECT_EQ(scrape.status, 200);
-  EXPECT_THAT(scrape.body, HasSubstr("kvip_exporter_web_connections_dropped_total{reason=\"limit_evicted\"} 1\n"));
+  EXPECT_THAT(
+      scrape.body,
+      HasSubstr("kvip_exporter_web_connections_dropped_total{reason=\"limit_evicted\"} 1\n"));
   EXPECT_TRUE(WaitFor([&] { return idle[0]->ClosedByPeer(); }));
   EXPECT_FALSE(idle[2]->ClosedByPeer());
 }
@@ -283,8 +291,9 @@ TEST_F(WebServerTest, ConnectionsBeyondTheLimitAreRefusedWhenAllAreBusy) {
   EXPECT_FALSE(Get("/healthz").ok);
   metrics_->Release();
   EXPECT_THAT(scrape.ReadResponse(), HasSubstr("test_metric 42"));
-  EXPECT_THAT(Get("/metrics").body,
-              HasSubstr("kvip_exporter_web_connections_dropped_total{reason=\"limit_refused\"} 1\n"));
+  EXPECT_THAT(
+      Get("/metrics").body,
+      HasSubstr("kvip_exporter_web_connections_dropped_total{reason=\"limit_refused\"} 1\n"));
 }
 
 TEST_F(WebServerTest, StopDoesNotWaitForAStuckScrape) {
@@ -324,7 +333,8 @@ TEST_F(WebServerTest, StartErrorsAreClear) {
     WebServer server(options, metrics_);
     ADD_FAILURE() << "no exception";
   } catch (const std::runtime_error& err) {
-    EXPECT_THAT(err.what(), HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(port_) + ": Address already in use"));
+    EXPECT_THAT(err.what(), HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(port_) +
+                                      ": Address already in use"));
   }
 
   options = Options();
@@ -337,12 +347,14 @@ TEST_F(WebServerTest, StartErrorsAreClear) {
               "web config " + options.web_config_file + ": tls_server_config.key_file is missing");
   }
 
-  options.web_config_file = dir_.Write("bad.yml", "tls_server_config:\n  cert_file: nope.crt\n  key_file: server.key\n");
+  options.web_config_file =
+      dir_.Write("bad.yml", "tls_server_config:\n  cert_file: nope.crt\n  key_file: server.key\n");
   try {
     WebServer server(options, metrics_);
     ADD_FAILURE() << "no exception";
   } catch (const std::runtime_error& err) {
-    EXPECT_EQ(std::string(err.what()), "web config " + options.web_config_file + ": tls_server_config.cert_file " +
+    EXPECT_EQ(std::string(err.what()), "web config " + options.web_config_file +
+                                           ": tls_server_config.cert_file " +
                                            dir_.File("nope.crt") + ": No such file or directory");
   }
 }
@@ -372,8 +384,10 @@ TEST_F(WebServerTest, RequireAndVerifyClientCert) {
   EXPECT_EQ(trusted.status, 200);
   EXPECT_THAT(Get("/metrics").body, HasSubstr("HTTPS"));  // still refuses plain HTTP
   EXPECT_TRUE(WaitFor([&] {
-    return GetTls("/metrics", pki_.client_cert(), pki_.client_key()).body.find(
-               "kvip_exporter_web_connections_dropped_total{reason=\"tls_handshake\"} 2\n") != std::string::npos;
+    return GetTls("/metrics", pki_.client_cert(), pki_.client_key())
+               .body.find(
+                   "kvip_exporter_web_connections_dropped_total{reason=\"tls_handshake\"} 2\n") !=
+           std::string::npos;
   }));
 }
 
@@ -425,8 +439,8 @@ TEST_F(WebServerTest, BasicAuth) {
 
 TEST_F(WebServerTest, ReloadsWhenTheFileChangesAndKeepsTheOldConfigWhenTheNewIsBad) {
   WebOptions options = Options();
-  options.web_config_file =
-      dir_.Write("web.yml", "basic_auth_users:\n  alice: " + testing::BcryptHashForTest("a") + "\n");
+  options.web_config_file = dir_.Write(
+      "web.yml", "basic_auth_users:\n  alice: " + testing::BcryptHashForTest("a") + "\n");
   Start(options);
   EXPECT_EQ(Get("/healthz", {Basic("alice", "a")}).status, 200);
 
@@ -436,7 +450,8 @@ TEST_F(WebServerTest, ReloadsWhenTheFileChangesAndKeepsTheOldConfigWhenTheNewIsB
 
   dir_.Write("web.yml", "basic_auth_users:\n  carol: plaintext\n");
   EXPECT_TRUE(WaitFor([&] {
-    return Get("/metrics", {Basic("bob", "b")}).body.find("kvip_exporter_web_config_last_reload_successful 0\n") !=
+    return Get("/metrics", {Basic("bob", "b")})
+               .body.find("kvip_exporter_web_config_last_reload_successful 0\n") !=
            std::string::npos;
   }));
   EXPECT_EQ(Get("/healthz", {Basic("bob", "b")}).status, 200);

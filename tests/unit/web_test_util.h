@@ -59,8 +59,8 @@ struct TestPki {
     };
     const std::string key = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2";
     const std::string leaf = " -addext basicConstraints=critical,CA:FALSE";
-    run("openssl req -x509" + key + " -keyout " + dir.File("ca.key") + " -out " + dir.File("ca.crt") +
-        " -subj /CN=kvip-test-ca");
+    run("openssl req -x509" + key + " -keyout " + dir.File("ca.key") + " -out " +
+        dir.File("ca.crt") + " -subj /CN=kvip-test-ca");
     run("openssl req -x509" + key + " -CA " + dir.File("ca.crt") + " -CAkey " + dir.File("ca.key") +
         " -keyout " + dir.File("server.key") + " -out " + dir.File("server.crt") +
         " -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1" + leaf +
@@ -69,7 +69,8 @@ struct TestPki {
         " -keyout " + dir.File("client.key") + " -out " + dir.File("client.crt") +
         " -subj /CN=prometheus" + leaf + " -addext extendedKeyUsage=clientAuth");
     run("openssl req -x509" + key + " -keyout " + dir.File("stranger.key") + " -out " +
-        dir.File("stranger.crt") + " -subj /CN=stranger" + leaf + " -addext extendedKeyUsage=clientAuth");
+        dir.File("stranger.crt") + " -subj /CN=stranger" + leaf +
+        " -addext extendedKeyUsage=clientAuth");
   }
   std::string ca() const { return dir_.File("ca.crt"); }
   std::string server_cert() const { return dir_.File("server.crt"); }
@@ -107,7 +108,8 @@ bool WaitFor(Condition condition, std::chrono::milliseconds timeout = std::chron
 class RawConnection {
  public:
   explicit RawConnection(int port) : socket_(io_) {
-    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    socket_.connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
   }
   void Send(const std::string& bytes) {
     boost::system::error_code error;
