@@ -36,7 +36,7 @@ def annotate(path, inclusive):
     return rows, res.stdout
 
 
-def one_run(bed, name, argv, port, scrapes, idle_seconds, out_file, env=None):
+def one_run(bed, name, argv, port, scrapes, idle_seconds, out_file, env=None, accept_encoding=None):
     """Runs argv under callgrind; warm-up, then `scrapes` scrapes or an idle wait."""
     vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
           "--dump-instr=no", "--vgdb=no"]
@@ -50,7 +50,7 @@ def one_run(bed, name, argv, port, scrapes, idle_seconds, out_file, env=None):
         t0 = time.monotonic()
         if scrapes:
             r = bed.fixed_rate(port, 10000, scrapes / 10000, out_file + ".scrapes.txt",
-                               connections=1, grace=600)
+                               connections=1, grace=600, accept_encoding=accept_encoding)
             if r["ok"] != scrapes:
                 raise RuntimeError(f"{name}: {r['ok']} of {scrapes} scrapes succeeded")
         else:
@@ -60,7 +60,7 @@ def one_run(bed, name, argv, port, scrapes, idle_seconds, out_file, env=None):
         bed.procs.stop(name, timeout=60)
 
 
-def measure(bed, label, argv, port, scrapes, env=None):
+def measure(bed, label, argv, port, scrapes, env=None, accept_encoding=None):
     out_dir = os.path.join(bed.ctx.out_dir, "callgrind")
     os.makedirs(out_dir, exist_ok=True)
     busy_file = os.path.join(out_dir, f"{label}.scrapes.out")
@@ -69,7 +69,7 @@ def measure(bed, label, argv, port, scrapes, env=None):
         if os.path.exists(f):
             os.remove(f)
     log(f"callgrind: {label}, {scrapes} scrapes")
-    busy_s = one_run(bed, f"cg-{label}-busy", argv, port, scrapes, 0, busy_file, env)
+    busy_s = one_run(bed, f"cg-{label}-busy", argv, port, scrapes, 0, busy_file, env, accept_encoding)
     log(f"callgrind: {label}, idle {busy_s:.1f} s")
     one_run(bed, f"cg-{label}-idle", argv, port, 0, busy_s, idle_file, env)
     busy, idle = totals(busy_file), totals(idle_file)
@@ -82,17 +82,24 @@ def measure(bed, label, argv, port, scrapes, env=None):
             "top_exclusive": exclusive[:15], "top_inclusive": inclusive[:25]}
 
 
-def run(bed, kvip_argv_fn, ne_argv, scrapes=300):
+def run(bed, kvip_argv_fn, ne_argv, standin_argv, scrapes=300):
     """bed: a running loopback.LoopbackBed (its stand-in answers the kube-vip scrape)."""
     results = {}
     port = 9113
     results["kvip-exporter"] = measure(bed, "kvip", kvip_argv_fn(port), port, scrapes)
-    try:
-        # Go's asynchronous preemption signals trip a callgrind assertion
-        # (vgCallgrind_post_signal); without them node_exporter runs fine under it.
-        env = dict(os.environ, GODEBUG="asyncpreemptoff=1")
-        results["node_exporter (minimal)"] = measure(bed, "node_exporter", ne_argv(9101), 9101,
-                                                     scrapes, env)
-    except Exception as err:  # noqa: BLE001 - Go under valgrind may not run; say so
-        results["node_exporter (minimal)"] = {"error": str(err)}
+    # Go's asynchronous preemption signals trip a callgrind assertion
+    # (vgCallgrind_post_signal); without them node_exporter runs fine under it.
+    go_env = dict(os.environ, GODEBUG="asyncpreemptoff=1")
+    for label, name, argv, encoding in (
+            ("node_exporter", "node_exporter (minimal)", ne_argv(9101), None),
+            # What one kvip-exporter scrape costs kube-vip: its scrape asks for gzip
+            # (libcurl's CURLOPT_ACCEPT_ENCODING ""), so kube-vip compresses every answer.
+            ("standin_plain", "stand-in (kube-vip's shape), plain", standin_argv(9102), None),
+            ("standin_gzip", "stand-in (kube-vip's shape), gzip as kvip-exporter asks", standin_argv(9102),
+             "gzip")):
+        try:
+            results[name] = measure(bed, label, argv, int(argv[-1].rsplit(":", 1)[1]), scrapes,
+                                    go_env, encoding)
+        except Exception as err:  # noqa: BLE001 - Go under valgrind may not run; say so
+            results[name] = {"error": str(err)}
     return results

@@ -9,7 +9,8 @@
 // GRACE_SECONDS (default 10): how long after SECONDS requests still due may finish; a very
 // high RATE with a long grace turns it into a closed loop of CONNECTIONS clients.
 // OUT_FILE gets one line per request: "<due offset us> <latency us> <ok 0|1> <bytes>".
-// A one-line JSON summary goes to stdout.
+// A one-line JSON summary goes to stdout. FIXED_RATE_ACCEPT_ENCODING, when set, is sent as
+// Accept-Encoding (e.g. "gzip", what kvip-exporter's kube-vip scrape asks for).
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURLM* multi = curl_multi_init();
+  const char* accept_encoding = std::getenv("FIXED_RATE_ACCEPT_ENCODING");
   std::vector<Slot> slots(static_cast<size_t>(connections));
   for (auto& slot : slots) {
     slot.easy = curl_easy_init();
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
     curl_easy_setopt(slot.easy, CURLOPT_TIMEOUT_MS, 5000L);
     curl_easy_setopt(slot.easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(slot.easy, CURLOPT_TCP_NODELAY, 1L);
+    if (accept_encoding) curl_easy_setopt(slot.easy, CURLOPT_ACCEPT_ENCODING, accept_encoding);
   }
 
   const auto total = static_cast<size_t>(std::llround(rate * seconds));

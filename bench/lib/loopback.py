@@ -36,6 +36,7 @@ RATES = [(10, 30, 3), (200, 15, 3), (1000, 9, 3)]
 QUICK_RATES = [(10, 2, 1), (200, 2, 1), (1000, 2, 1)]  # --quick: plumbing check only
 GROWTH_SCRAPES = 10000
 CONNECTIONS = 8
+STANDIN_ARGV = [NODE_EXPORTER, "--collector.disable-defaults", "--log.level=warn"]
 NE_MIN_ARGV = [NODE_EXPORTER, "--collector.disable-defaults", "--collector.meminfo",
                "--collector.loadavg", "--log.level=warn"]
 
@@ -76,8 +77,7 @@ class LoopbackBed:
         os.makedirs(pods, exist_ok=True)
         open(os.path.join(pods, "kube-vip.log"), "a").close()
         start = self.procs.start
-        p = start("standin", [NODE_EXPORTER, "--collector.disable-defaults",
-                              f"--web.listen-address=127.0.0.1:{STANDIN_PORT}", "--log.level=warn"],
+        p = start("standin", STANDIN_ARGV + [f"--web.listen-address=127.0.0.1:{STANDIN_PORT}"],
                   netns=ns.name)
         self.pids["node_exporter (stand-in for kube-vip)"] = p.pid
         p = start("ne-min", NE_MIN_ARGV + [f"--web.listen-address=127.0.0.1:{NE_MIN_PORT}"],
@@ -94,12 +94,16 @@ class LoopbackBed:
         self.procs.stop_all()
         self.netns.__exit__(*exc)
 
-    def fixed_rate(self, port, rate, seconds, out_file, connections=CONNECTIONS, grace=10):
+    def fixed_rate(self, port, rate, seconds, out_file, connections=CONNECTIONS, grace=10,
+                   accept_encoding=None):
         argv = ["nsenter", f"--net=/run/netns/{self.netns.name}", "--", self.ctx.fixed_rate,
                 f"http://127.0.0.1:{port}/metrics", str(rate), str(seconds), str(connections),
                 out_file, str(grace)]
+        env = dict(os.environ)
+        if accept_encoding:
+            env["FIXED_RATE_ACCEPT_ENCODING"] = accept_encoding
         res = subprocess.run(argv, capture_output=True, text=True, check=True,
-                             timeout=seconds + grace + 30)
+                             timeout=seconds + grace + 30, env=env)
         result = json.loads(res.stdout)
         lat, ok, size = [], 0, 0
         with open(out_file) as f:
@@ -172,6 +176,7 @@ def run(ctx, extra_pids=None, do_loopback=True, do_callgrind=True):
             results["callgrind"] = callgrind.run(
                 bed, lambda port: kvip_argv(ctx.exporter, port, ctx.out_dir),
                 lambda port: NE_MIN_ARGV + [f"--web.listen-address=127.0.0.1:{port}"],
+                lambda port: STANDIN_ARGV + [f"--web.listen-address=127.0.0.1:{port}"],
                 ctx.callgrind_scrapes)
     return results
 

@@ -7,7 +7,7 @@ VALUE_LABEL '-' reads the sample value; a label name reads that label of the fir
 sample instead (kube_lease_owner's lease_holder). INTERVAL 0 polls back to back.
 The output has every change as [t_start, t_end, value] (wall clock of the poll that first
 showed it), the number of polls and their durations' median and p99, and with INTERVAL > 0
-every poll's start time.
+every poll's start time; polls slower than 0.2 s are listed as [t_start, seconds].
 """
 
 import http.client
@@ -16,6 +16,8 @@ import os
 import re
 import sys
 import time
+
+SLOW_S = 0.2  # polls slower than this are listed with their start time
 
 
 def main():
@@ -36,7 +38,7 @@ def main():
         return None
 
     conn = None
-    changes, durations, errors, times = [], [], 0, []
+    changes, durations, errors, times, slow = [], [], 0, [], []
     last = object()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -57,6 +59,8 @@ def main():
             continue
         t_end = time.time()
         durations.append(t_end - t_start)
+        if t_end - t_start > SLOW_S:
+            slow.append([round(t_start, 3), round(t_end - t_start, 3)])
         if interval:
             times.append(round(t_start, 3))
         value = extract(body)
@@ -70,7 +74,7 @@ def main():
     result = {"port": port, "metric": metric, "selector": selector, "polls": n, "errors": errors,
               "poll_ms_p50": 1000 * durations[n // 2] if n else None,
               "poll_ms_p99": 1000 * durations[min(n - 1, int(n * 0.99))] if n else None,
-              "changes": changes, "poll_times": times}
+              "changes": changes, "poll_times": times, "slow_polls": slow}
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f)

@@ -326,29 +326,46 @@ def failovers(bed, count, with_ksm=True):
         results = {}
         for name, (kind, n, (out, stop)) in pollers.items():
             results[name] = (kind, n, bed.finish_poller(name, out, stop))
-    exp_lat, ksm_lat, vip_lat, exp_e2e, ksm_e2e = [], [], [], [], []
+    polls = {name: r for name, (_kind, _n, r) in results.items()}
+    return analyze_failovers(events, polls)
+
+
+def analyze_failovers(events, polls):
+    """Latencies of the failovers from the pollers' change lists. 'visible' uses the start of
+    the first poll showing the change (a scrape shows the state as of its start); 'answered'
+    uses its end, i.e. includes how long that scrape took."""
+    out = {k: [] for k in ("exp_visible", "exp_answered", "ksm_visible", "ksm_answered",
+                           "exp_after_kill", "vip_after_kill")}
+    slow = []
     for i, ev in enumerate(events):
         t_next = events[i + 1]["t_kill"] if i + 1 < len(events) else float("inf")
         new_node = ev["new"].replace("k8s-", "")
 
-        def first(changes, pred, since):
-            return next((c for c in changes if c[1] >= since and c[0] < t_next and pred(c[2])), None)
-        c = first(results[f"fo-leader-{new_node}"][2]["changes"], lambda v: as_float(v) == 1.0, ev["t_kill"])
+        def first(changes, pred):
+            return next((c for c in changes if c[1] >= ev["t_kill"] and c[0] < t_next and pred(c[2])), None)
+        c = first(polls[f"fo-leader-{new_node}"]["changes"], lambda v: as_float(v) == 1.0)
         if c:
-            exp_lat.append(1000 * (c[1] - ev["acquired"]))
-            exp_e2e.append(1000 * (c[1] - ev["t_kill"]))
-        c = first(results["fo-ksm"][2]["changes"], lambda v: v == ev["new"], ev["t_kill"]) \
-            if with_ksm else None
+            out["exp_visible"].append(1000 * max(0.0, c[0] - ev["acquired"]))
+            out["exp_answered"].append(1000 * (c[1] - ev["acquired"]))
+            out["exp_after_kill"].append(1000 * (c[1] - ev["t_kill"]))
+        if "fo-ksm" in polls:
+            c = first(polls["fo-ksm"]["changes"], lambda v: v == ev["new"])
+            if c:
+                out["ksm_visible"].append(1000 * max(0.0, c[0] - ev["acquired"]))
+                out["ksm_answered"].append(1000 * (c[1] - ev["acquired"]))
+        c = first(polls[f"fo-vip-{new_node}"]["changes"], lambda v: as_float(v) == 1.0)
         if c:
-            ksm_lat.append(1000 * (c[1] - ev["acquired"]))
-            ksm_e2e.append(1000 * (c[1] - ev["t_kill"]))
-        c = first(results[f"fo-vip-{new_node}"][2]["changes"], lambda v: as_float(v) == 1.0, ev["t_kill"])
-        if c:
-            vip_lat.append(1000 * (c[1] - ev["t_kill"]))
-    return {"events": events, "poll_interval_ms": 50,
-            "exporter_after_acquire_ms": summary(exp_lat), "ksm_after_acquire_ms": summary(ksm_lat),
-            "exporter_after_kill_ms": summary(exp_e2e), "ksm_after_kill_ms": summary(ksm_e2e),
-            "vip_bound_after_kill_ms": summary(vip_lat)}
+            out["vip_after_kill"].append(1000 * (c[1] - ev["t_kill"]))
+        # Scrapes of the full-config exporters that were slow around this failover.
+        for name, p in polls.items():
+            if name.startswith("fo-leader-"):
+                slow += [d for t, d in p.get("slow_polls", []) if ev["t_kill"] - 1 <= t < ev["t_kill"] + 10]
+    p50s = [p["poll_ms_p50"] for n, p in polls.items() if n.startswith("fo-leader-") and p["poll_ms_p50"]]
+    res = {"events": events, "poll_interval_ms": 50, "slow_scrapes_s": sorted(slow),
+           "exporter_poll_ms_p50": sorted(p50s)[len(p50s) // 2] if p50s else None}
+    for k, v in out.items():
+        res[k + "_ms"] = summary(v)
+    return res
 
 
 def vip_probe(bed, seconds, out):
@@ -386,8 +403,10 @@ def upgrades(bed, reps):
                     f"--state-dir={state}/{node}", f"--backup-dir={state}/{node}-backup",
                     "--output=json"]
             ts = time.time()
+            was_leader = bed.lease_holder() == f"k8s-{node}"
             r = bed.tb(*argv, check=False, timeout=600)
-            steps.append({"node": node, "rc": r.returncode, "seconds": time.time() - ts,
+            steps.append({"node": node, "rc": r.returncode, "t_start": ts, "seconds": time.time() - ts,
+                          "was_leader": was_leader,
                           "stderr_tail": r.stderr[-600:] if r.returncode else ""})
             if r.returncode != 0:
                 ok = False
@@ -400,9 +419,13 @@ def upgrades(bed, reps):
         bed.procs.procs.pop("vip-probe", None)
         with open(out) as f:
             p = json.load(f)
+        # Which node's step each gap fell in (the leader's restart is the expected one).
+        for gap in p["gaps"]:
+            gap.append(next((f"{st['node']}{' (leader)' if st['was_leader'] else ''}" for st in steps
+                             if st["t_start"] <= gap[0] < st["t_start"] + st["seconds"]), "between steps"))
         res["runs"].append({"to": to, "order": order, "ok": ok, "seconds": total, "steps": steps,
                             "unavailable_s": p["unavailable_s"], "longest_gap_s": p["longest_gap_s"],
-                            "probes": p["probes"], "failed": p["failed"]})
+                            "probes": p["probes"], "failed": p["failed"], "gaps": p["gaps"]})
         log(f"  upgrade {rep + 1}/{reps} to {to}: ok={ok}, {total:.0f} s, VIP unavailable "
             f"{p['unavailable_s']:.1f} s")
         if not ok:

@@ -3,10 +3,12 @@
 or endless body, a connection closed or reset without an answer, an answer dripped a byte at
 a time, an empty answer. Each in a private network namespace: the daemon does not crash,
 keeps answering its own /metrics, does not buffer the flood (RSS stays flat), says once and
-clearly what is wrong, and recovers when a real exporter takes the port.
+clearly what is wrong, and recovers when a real exporter takes the port. Also: SIGTERM while
+a scrape waits on such a peer exits cleanly within 1 s.
 """
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -25,13 +27,13 @@ RSS_GROWTH_LIMIT_KIB = 64 * 1024  # the fakes send 1 GiB or more; the body limit
 class Exporter:
     """kvip-exporter with only the kube-vip scrape (and its own process metrics)."""
 
-    def __init__(self, netns, exporter_bin, log_path):
+    def __init__(self, netns, exporter_bin, log_path, scrape_timeout_s=SCRAPE_TIMEOUT_S):
         self.netns = netns
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.proc = netns.popen(exporter_bin, f"--web.listen-address={LISTEN}",
                                 f"--kubevip.metrics-url=http://{UPSTREAM}/metrics",
-                                f"--kubevip.scrape-timeout={SCRAPE_TIMEOUT_S}s",
+                                f"--kubevip.scrape-timeout={scrape_timeout_s}s",
                                 f"--kubevip.manifest={log_path.parent}/no-manifest.yaml",
                                 "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz",
                                 "--no-kubevip.log", stdout=subprocess.DEVNULL, stderr=self.log,
@@ -140,3 +142,33 @@ def test_empty_answer_is_valid_and_exposes_nothing_of_kube_vip(netns, exporter_b
         assert not exporter.log_lines('msg="kube-vip scrape failed"')
     finally:
         exporter.stop()
+
+
+def scrape_in_flight(netns):
+    """True while a client's connection to the exporter is open."""
+    out = netns.run("ss", "-Htn", "state", "established", "( sport = :9112 )", check=False)
+    return bool(out.stdout.strip())
+
+
+def test_sigterm_during_a_scrape_exits_cleanly_within_a_second(netns, exporter_bin, tmp_path):
+    # The scrape waits on a peer that drips its answer; its deadline (5 s) is far away.
+    start_fake(netns, "drip")
+    exporter = Exporter(netns, exporter_bin, tmp_path / "exporter.log", scrape_timeout_s=5)
+    scrape = threading.Thread(
+        target=lambda: netns.run("curl", "-s", "--max-time", "10", f"http://{LISTEN}/metrics",
+                                 check=False))
+    scrape.start()
+    wait_for(lambda: scrape_in_flight(netns), timeout=10, interval=0.02, what="a scrape in flight")
+    started = time.monotonic()
+    exporter.proc.terminate()
+    exporter.proc.wait(timeout=10)
+    seconds = time.monotonic() - started
+    scrape.join()
+    exporter.log.close()
+    text = exporter.log_path.read_text()
+    assert exporter.proc.returncode == 0, text[-3000:]
+    for report in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        assert report not in text, text[-4000:]
+    assert 'msg="shutting down"' in text
+    assert seconds < 1.0, f"exit took {seconds:.2f}s after SIGTERM during a scrape"
+    print(f"SIGTERM during a scrape: exit 0 in {seconds:.2f}s")

@@ -9,7 +9,10 @@ Covered elsewhere, not repeated here:
       tests/integration/test_lease_watch.py (lease watch against the testbed)
   :2112 garbage (bad body, not HTTP) and a stalled :2112: tests/integration/test_kubevip_scrape.py
   netlink event overflow with resync: tests/integration/test_vip_netlink.py
-  SIGTERM during a stuck scrape: tests/integration/test_web_limits.py
+  SIGTERM during a stuck scrape: tests/integration/test_web_limits.py (quarantined) and
+      tests/faults/test_kubevip_endpoint_faults.py (a peer dripping its answer)
+  :2112 huge/endless bodies, closed/reset without an answer, dripped, empty:
+      tests/faults/test_kubevip_endpoint_faults.py
 This file adds the faults on the testbed with the whole daemon: a node's link cut, the
 leader's kube-vip stopped with SIGSTOP, the leader's API server frozen, and SIGTERM while a
 scrape waits on a frozen kube-vip.
