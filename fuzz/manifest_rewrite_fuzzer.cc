@@ -5,9 +5,9 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -33,26 +33,19 @@ std::string PickNewImage(FuzzedDataProvider& provider) {
   return provider.ConsumeRandomLengthString(80);  // often invalid: must be refused cleanly
 }
 
-// The offset at which `before` has `old_text` and `after` has `new_text`, all other bytes
-// equal; npos when there is none.
-size_t SingleReplacement(std::string_view before, std::string_view after, std::string_view old_text,
+// Whether `after` is `before` with one occurrence of `old_text` replaced by `new_text`.
+bool IsSingleReplacement(std::string_view before, std::string_view after, std::string_view old_text,
                          std::string_view new_text) {
-  if (after.size() + old_text.size() != before.size() + new_text.size())
-    return std::string_view::npos;
-  size_t common = std::mismatch(before.begin(), before.end(), after.begin(), after.end()).first -
-                  before.begin();
-  size_t lowest = common > std::max(old_text.size(), new_text.size())
-                      ? common - std::max(old_text.size(), new_text.size())
-                      : 0;
-  for (size_t at = std::min(common, before.size()) + 1; at-- > lowest;) {
-    if (before.substr(0, at) == after.substr(0, at) &&
-        before.substr(at, old_text.size()) == old_text &&
+  if (after.size() + old_text.size() != before.size() + new_text.size()) return false;
+  for (size_t at = before.find(old_text); at != std::string_view::npos;
+       at = before.find(old_text, at + 1)) {
+    if (after.substr(0, at) == before.substr(0, at) &&
         after.substr(at, new_text.size()) == new_text &&
-        before.substr(at + old_text.size()) == after.substr(at + new_text.size())) {
-      return at;
+        after.substr(at + new_text.size()) == before.substr(at + old_text.size())) {
+      return true;
     }
   }
-  return std::string_view::npos;
+  return false;
 }
 
 }  // namespace
@@ -75,9 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   KVIP_FUZZ_CHECK(after.has_value(), "the rewritten manifest does not parse", parse_error);
   KVIP_FUZZ_CHECK(after->image == new_image, "the rewritten manifest has another image",
                   after->image);
-  KVIP_FUZZ_CHECK(
-      SingleReplacement(text, *rewritten, before->image, new_image) != std::string_view::npos,
-      "more than the image's bytes changed", *rewritten);
+  KVIP_FUZZ_CHECK(IsSingleReplacement(text, *rewritten, before->image, new_image),
+                  "more than the image's bytes changed", *rewritten);
   KVIP_FUZZ_CHECK(after->env == before->env && after->pod_name == before->pod_name &&
                       after->pod_namespace == before->pod_namespace &&
                       after->container_name == before->container_name,

@@ -36,21 +36,22 @@ def table(header, rows):
 
 def machine_section(r):
     m = r.get("machine", {})
-    la = m.get("loadavg_during", {})
     lines = ["## Machine", "",
              table(["", ""], [
                  ["date", m.get("date", "?")],
                  ["`nproc`", m.get("nproc", "?")],
                  ["CPU", m.get("cpu", "?")],
                  ["kernel", m.get("kernel", "?")],
-                 ["load average (1 min) during the run",
-                  f"median {la.get('p50', float('nan')):.1f}, min {la.get('min', float('nan')):.1f}, "
-                  f"max {la.get('max', float('nan')):.1f} (sampled every 5 s; "
-                  f"{m.get('nproc', '?')} CPUs shared with other builds and testbeds)"
-                  if la.get("n") else "n/a"],
                  ["kvip-exporter", r.get("kvip_version", "?") + " (Release: -O3, NDEBUG)"],
-                 ["phases in the last run", " ".join(m.get("phases", []))],
-             ]), "", "`free -m` at the start:", "", "```", m.get("free", ""), "```", ""]
+             ] + [[f"run {i}: {run.get('date', '?')}",
+                   f"phases {' '.join(run.get('phases', []))}; load average (1 min, every 5 s) median "
+                   f"{run['loadavg_during'].get('p50', float('nan')):.1f}, min "
+                   f"{run['loadavg_during'].get('min', float('nan')):.1f}, max "
+                   f"{run['loadavg_during'].get('max', float('nan')):.1f}"
+                   if run.get("loadavg_during", {}).get("n") else "load average n/a"]
+                  for i, run in enumerate(r.get("runs", [m])[-4:], 1)]),
+             "", f"The {m.get('nproc', '?')} CPUs are shared with other engineers' builds and testbeds. "
+             "`free -m` at the start of the last run:", "", "```", m.get("free", ""), "```", ""]
     return lines
 
 
@@ -229,6 +230,7 @@ def detection_section(tb):
             v = fo.get(key, {})
             return [what, ms(v.get("p50")), ms(v.get("p99")), ms(v.get("max")), v.get("n", 0)]
         slow = fo.get("slow_scrapes_s", [])
+        hung = fo.get("hung_on_sigterm", [])
         out += [f"### Real failovers ({len(fo['events'])} x SIGTERM to the leading kube-vip; pollers at 20 Hz)", "",
                 "Reference: the new holder's `acquireTime`, written by the new leader (same machine clock). "
                 "Here the exporters run with every collector, as deployed. *Visible* = start of the first "
@@ -245,7 +247,15 @@ def detection_section(tb):
                 f"A full-config scrape took {ms(fo.get('exporter_poll_ms_p50'))} ms at p50 on these nodes; around "
                 f"the failovers {len(slow)} scrapes took longer than 0.2 s (longest "
                 f"{max(slow, default=0):.2f} s): the VIP healthz collector waits for the VIP while it moves "
-                "(up to its 2 s timeout), and the scrape waits for its slowest collector.", ""]
+                "(up to its 2 s timeout), and a scrape waits for its slowest collector. In "
+                f"{fo.get('blocked_by_slow_scrape', '?')} of {len(fo['events'])} failovers such a scrape was in "
+                "flight when the lease moved, and the new leader showed in the first scrape after it: the "
+                "exporter's own state was not what lagged, its /metrics was (compare the driven lease "
+                "events above, where the healthz probe is off).", ""]
+        if hung:
+            out += [f"{len(hung)} more SIGTERM(s) left kube-vip hung and still renewing the lease (the "
+                    "v1.0.4 shutdown hang); bench SIGKILLed it after 15 s, as kubelet would after the grace "
+                    "period, and left that event out of the table.", ""]
     return out
 
 

@@ -305,7 +305,7 @@ def failovers(bed, count, with_ksm=True):
     if with_ksm:
         pollers["fo-ksm"] = ("ksm", "cp1", bed.poller("cp1", "fo-ksm", KSM_PORT, "kube_lease_owner",
                                                       "lease=plndr-cp-lock", "lease_holder", bound, 0.05))
-    events = []
+    events, hung = [], []
     try:
         for k in range(count):
             wait_for("three running kube-vip and a lease holder", lambda: all_kubevip_running(bed), 120, 0.5)
@@ -316,8 +316,25 @@ def failovers(bed, count, with_ksm=True):
             t_kill = time.time()
             for p in pids:
                 os.kill(p, signal.SIGTERM)
-            new = wait_for("a new lease holder", lambda: (lambda h: h if h.startswith("k8s-") and h != old
-                                                          else None)(bed.lease_holder()), 60, 0.1)
+
+            def new_holder():
+                h = bed.lease_holder()
+                return h if h.startswith("k8s-") and h != old else None
+            try:
+                new = wait_for("a new lease holder", new_holder, 15, 0.1)
+            except TimeoutError:
+                # kube-vip v1.0.4 sometimes hangs on SIGTERM and keeps renewing (see
+                # kube-vip-facts.md); kubelet would SIGKILL it after the grace period, so do
+                # that and count the event apart.
+                for p in pids:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                log(f"  failover {k + 1}: kube-vip on {node} ignored SIGTERM for 15 s; SIGKILLed")
+                hung.append({"t_kill": t_kill, "node": node})
+                wait_for("a new lease holder after SIGKILL", new_holder, 60, 0.1)
+                continue
             acquired = parse_micro_time(bed.lease()["spec"]["acquireTime"])
             events.append({"t_kill": t_kill, "old": old, "new": new, "acquired": acquired})
             log(f"  failover {k + 1}: {old} -> {new}, lease taken {acquired - t_kill:.2f} s after the kill")
@@ -327,7 +344,9 @@ def failovers(bed, count, with_ksm=True):
         for name, (kind, n, (out, stop)) in pollers.items():
             results[name] = (kind, n, bed.finish_poller(name, out, stop))
     polls = {name: r for name, (_kind, _n, r) in results.items()}
-    return analyze_failovers(events, polls)
+    res = analyze_failovers(events, polls)
+    res["hung_on_sigterm"] = hung
+    return res
 
 
 def analyze_failovers(events, polls):
@@ -336,7 +355,7 @@ def analyze_failovers(events, polls):
     uses its end, i.e. includes how long that scrape took."""
     out = {k: [] for k in ("exp_visible", "exp_answered", "ksm_visible", "ksm_answered",
                            "exp_after_kill", "vip_after_kill")}
-    slow = []
+    slow, blocked = [], 0
     for i, ev in enumerate(events):
         t_next = events[i + 1]["t_kill"] if i + 1 < len(events) else float("inf")
         new_node = ev["new"].replace("k8s-", "")
@@ -344,6 +363,10 @@ def analyze_failovers(events, polls):
         def first(changes, pred):
             return next((c for c in changes if c[1] >= ev["t_kill"] and c[0] < t_next and pred(c[2])), None)
         c = first(polls[f"fo-leader-{new_node}"]["changes"], lambda v: as_float(v) == 1.0)
+        # Was a slow scrape of the new leader's exporter in flight when the lease moved? Its
+        # poller (like Prometheus) starts the next scrape only after it returns.
+        if any(t <= ev["acquired"] <= t + d for t, d in polls[f"fo-leader-{new_node}"].get("slow_polls", [])):
+            blocked += 1
         if c:
             out["exp_visible"].append(1000 * max(0.0, c[0] - ev["acquired"]))
             out["exp_answered"].append(1000 * (c[1] - ev["acquired"]))
@@ -362,6 +385,7 @@ def analyze_failovers(events, polls):
                 slow += [d for t, d in p.get("slow_polls", []) if ev["t_kill"] - 1 <= t < ev["t_kill"] + 10]
     p50s = [p["poll_ms_p50"] for n, p in polls.items() if n.startswith("fo-leader-") and p["poll_ms_p50"]]
     res = {"events": events, "poll_interval_ms": 50, "slow_scrapes_s": sorted(slow),
+           "blocked_by_slow_scrape": blocked,
            "exporter_poll_ms_p50": sorted(p50s)[len(p50s) // 2] if p50s else None}
     for k, v in out.items():
         res[k + "_ms"] = summary(v)

@@ -23,6 +23,7 @@ log() { printf 'testbed[%s]: %s\n' "$TB" "$*" >&2; }
 # milestone WHAT: progress with the seconds since the command started (up/down timings).
 milestone() { [[ -n ${KVIP_TESTBED_QUIET:-} ]] || log "+${SECONDS}s $*"; }
 die() { log "ERROR: $*"; exit 1; }
+warn() { log "WARNING: $*"; }
 
 # Node naming: accepts cp1, k8s-cp1 or 1.
 node_of() {
@@ -85,25 +86,39 @@ start_daemon() {
 }
 
 # stop_pids TIMEOUT PID...: SIGCONT (a frozen process cannot act on SIGTERM), SIGTERM,
-# then SIGKILL whatever is left after TIMEOUT seconds.
+# then SIGKILL whatever is left after TIMEOUT seconds. A zombie counts as gone: its parent
+# may be PID 1 of a container that never reaps, and waiting for it would never end. A
+# process that outlives SIGKILL for 10 s (stuck in the kernel) is reported and left.
 stop_pids() {
   local timeout=$1; shift
   (($#)) || return 0
   kill -CONT "$@" 2>/dev/null || true
   kill -TERM "$@" 2>/dev/null || true
-  local deadline=$((SECONDS + timeout)) p alive
+  local deadline=$((SECONDS + timeout)) killed_at=0 p alive
   while :; do
     alive=()
-    for p in "$@"; do [[ -d /proc/$p ]] && alive+=("$p"); done
+    for p in "$@"; do running "$p" && alive+=("$p"); done
     ((${#alive[@]})) || return 0
+    if ((killed_at && SECONDS >= killed_at + 10)); then
+      warn "still alive 10 s after SIGKILL, left behind: ${alive[*]}"
+      return 0
+    fi
     if ((SECONDS >= deadline)); then
       kill -KILL "${alive[@]}" 2>/dev/null || true
-      timeout=2 deadline=$((SECONDS + 2))
-      set -- "${alive[@]}"
-      continue
+      ((killed_at)) || killed_at=$SECONDS
+      deadline=$((SECONDS + 2))
     fi
     sleep 0.1
   done
+}
+
+# running PID: the process exists and is not a zombie (state field of /proc/PID/stat,
+# after the command name, which may itself hold spaces and parentheses).
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
 }
 
 kubectl_in() { local n=$1; shift; in_ns "$(node_ns "$n")" "$(peer kubectl)" --kubeconfig "$(node_dir "$n")/etc/kubernetes/admin.conf" "$@"; }
