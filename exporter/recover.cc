@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "common/read_file.h"
 #include "http/http_client.h"
 #include "manifest/durable_file.h"
 #include "manifest/recover_plan.h"
@@ -198,7 +199,7 @@ std::string FindBackup(const RecoverOptions& options,
   const std::string state_file = options.state_dir + "/upgrade-state.json";
   std::string text;
   std::string error;
-  if (manifest::ReadWholeFile(state_file, text, kMaxManifestBytes, error))
+  if (ReadFileBounded(state_file, text, kMaxManifestBytes, error))
     state = manifest::ParseUpgradeState(text, state_file, error);
   if (!options.backup.empty()) return options.backup;
   if (state && state->manifest_path == options.cluster.kubevip_manifest) return state->backup_path;
@@ -229,7 +230,7 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
   std::string error;
   std::string backup;
   std::optional<manifest::KubeVipManifest> backed_up;
-  if (manifest::ReadWholeFile(backup_path, backup, kMaxManifestBytes, error))
+  if (ReadFileBounded(backup_path, backup, kMaxManifestBytes, error))
     backed_up = manifest::ParseManifest(backup, backup_path, error);
   checks.push_back({"backup", backed_up.has_value(),
                     backed_up ? backup_path + " runs " + backed_up->image : error});
@@ -239,7 +240,7 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
     return kRecoverBadBackup;
   }
   std::string current;
-  bool have_current = manifest::ReadWholeFile(manifest_path, current, kMaxManifestBytes, error);
+  bool have_current = ReadFileBounded(manifest_path, current, kMaxManifestBytes, error);
   std::string current_error;
   auto current_manifest =
       have_current ? manifest::ParseManifest(current, manifest_path, current_error) : std::nullopt;

@@ -9,6 +9,7 @@
 
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "common/read_file.h"
 #include "manifest/ansible_vars.h"
 #include "manifest/durable_file.h"
 #include "manifest/upgrade_plan.h"
@@ -217,7 +218,7 @@ bool Upgrader::Preflight() {
   const std::string backup_dir = std::filesystem::path(backup).parent_path().string();
   std::string error;
   std::string current;
-  manifest::ReadWholeFile(ManifestPath(), current, kMaxManifestBytes, error);
+  ReadFileBounded(ManifestPath(), current, kMaxManifestBytes, error);
   auto free_bytes = manifest::FreeBytes(backup_dir, error);
   Check backup_check{"backup", false, ""};
   std::string existing;
@@ -227,9 +228,8 @@ bool Upgrader::Preflight() {
     backup_check.detail = error;
   } else if (access(backup_dir.c_str(), W_OK) != 0) {
     backup_check.detail = backup_dir + ": not writable: " + std::strerror(errno);
-  } else if (exists &&
-             (!manifest::ReadWholeFile(backup, existing, kMaxManifestBytes, existing_error) ||
-              existing != current)) {
+  } else if (exists && (!ReadFileBounded(backup, existing, kMaxManifestBytes, existing_error) ||
+                        existing != current)) {
     backup_check.detail = backup + " exists and differs from " + ManifestPath() +
                           "; move it away or pass --backup-dir";
   } else if (!exists && *free_bytes < current.size() + 64 * 1024) {
@@ -264,10 +264,9 @@ bool Upgrader::Preflight() {
   if (!options_.ansible_group_vars.empty()) {
     std::string vars;
     std::string vars_error;
-    bool ok =
-        manifest::ReadWholeFile(options_.ansible_group_vars, vars, kMaxManifestBytes, vars_error) &&
-        manifest::SetAnsibleVar(vars, options_.ansible_group_vars, "kubevip_version", options_.to,
-                                vars_error);
+    bool ok = ReadFileBounded(options_.ansible_group_vars, vars, kMaxManifestBytes, vars_error) &&
+              manifest::SetAnsibleVar(vars, options_.ansible_group_vars, "kubevip_version",
+                                      options_.to, vars_error);
     AddPreflight({"group-vars", ok,
                   ok ? options_.ansible_group_vars + ": kubevip_version can be set" : vars_error},
                  kUpgradeBadInput);
@@ -299,8 +298,8 @@ bool Upgrader::Backup() {
   std::string error;
   std::string current;
   std::string existing;
-  if (manifest::ReadWholeFile(ManifestPath(), current, kMaxManifestBytes, error) &&
-      manifest::ReadWholeFile(state_.backup_path, existing, kMaxManifestBytes, error) &&
+  if (ReadFileBounded(ManifestPath(), current, kMaxManifestBytes, error) &&
+      ReadFileBounded(state_.backup_path, existing, kMaxManifestBytes, error) &&
       existing == current) {
     AddStep("backup", true, state_.backup_path + " already holds this manifest", started);
     return true;
@@ -331,7 +330,7 @@ bool Upgrader::Rewrite() {
   std::string text;
   auto ownership = manifest::OwnershipOf(ManifestPath(), error);
   std::optional<std::string> rewritten;
-  if (ownership && manifest::ReadWholeFile(ManifestPath(), text, kMaxManifestBytes, error))
+  if (ownership && ReadFileBounded(ManifestPath(), text, kMaxManifestBytes, error))
     rewritten = manifest::RewriteImage(text, ManifestPath(), target_image_, error);
   if (!rewritten) {
     AddStep("rewrite", false, error, started);
@@ -482,7 +481,7 @@ bool Upgrader::UpdateGroupVars() {
   std::string text;
   std::optional<std::string> updated;
   auto ownership = manifest::OwnershipOf(path, error);
-  if (ownership && manifest::ReadWholeFile(path, text, kMaxManifestBytes, error))
+  if (ownership && ReadFileBounded(path, text, kMaxManifestBytes, error))
     updated = manifest::SetAnsibleVar(text, path, "kubevip_version", options_.to, error);
   bool ok = updated &&
             (*updated == text || manifest::WriteFileAtomically(path, *updated, *ownership, error));
@@ -510,8 +509,8 @@ int Upgrader::ContinueFromPull(bool resumed) {
     std::string current;
     std::string backup;
     std::string error;
-    if (!manifest::ReadWholeFile(ManifestPath(), current, kMaxManifestBytes, error) ||
-        !manifest::ReadWholeFile(state_.backup_path, backup, kMaxManifestBytes, error) ||
+    if (!ReadFileBounded(ManifestPath(), current, kMaxManifestBytes, error) ||
+        !ReadFileBounded(state_.backup_path, backup, kMaxManifestBytes, error) ||
         current != backup) {
       return Finish("refused", kUpgradeStateConflict,
                     error.empty() ? state_.backup_path + " differs from " + ManifestPath() +
@@ -567,7 +566,7 @@ int Upgrader::RollBack(const std::string& failure, bool requested) {
   std::string error;
   std::string backup;
   std::string current;
-  if (!manifest::ReadWholeFile(state_.backup_path, backup, kMaxManifestBytes, error)) {
+  if (!ReadFileBounded(state_.backup_path, backup, kMaxManifestBytes, error)) {
     AddStep("restore", false, error, started);
     return Finish("rollback-failed", kUpgradeRollbackFailed,
                   failure + "; and the backup cannot be read");
@@ -583,7 +582,7 @@ int Upgrader::RollBack(const std::string& failure, bool requested) {
                   failure + "; and the backup is not usable");
   }
   double not_before = 0;  // unchanged manifest: the old pod may have been running all along
-  manifest::ReadWholeFile(ManifestPath(), current, kMaxManifestBytes, error);
+  ReadFileBounded(ManifestPath(), current, kMaxManifestBytes, error);
   if (current != backup) {
     auto ownership = manifest::OwnershipOf(ManifestPath(), error);
     if (!ownership) ownership = manifest::OwnershipOf(state_.backup_path, error);
@@ -696,7 +695,7 @@ int Upgrader::Run() {
   if (access(state_file_.c_str(), F_OK) == 0) {
     std::string text;
     std::string error;
-    if (manifest::ReadWholeFile(state_file_, text, kMaxManifestBytes, error))
+    if (ReadFileBounded(state_file_, text, kMaxManifestBytes, error))
       recorded = manifest::ParseUpgradeState(text, state_file_, error);
     if (!recorded) return Finish("refused", kUpgradeStateConflict, error);
   }

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64.h"
 #include "fuzz_check.h"
-#include "kube/base64.h"
 
 namespace {
 
@@ -37,14 +37,14 @@ std::string Encode(std::string_view bytes) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto decoded = kvip::kube::DecodeBase64(text);
+  auto decoded = kvip::DecodeBase64(text);
   if (decoded) {
     KVIP_FUZZ_CHECK(decoded->size() <= text.size(), "decoded longer than its text");
-    auto again = kvip::kube::DecodeBase64(Encode(*decoded));
+    auto again = kvip::DecodeBase64(Encode(*decoded));
     KVIP_FUZZ_CHECK(again && *again == *decoded, "re-encoded bytes decode differently");
   }
   // Any bytes, encoded, decode to themselves.
-  auto round_trip = kvip::kube::DecodeBase64(Encode(text));
+  auto round_trip = kvip::DecodeBase64(Encode(text));
   KVIP_FUZZ_CHECK(round_trip && *round_trip == text, "standard base64 does not round-trip");
   return 0;
 }

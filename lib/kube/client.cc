@@ -7,8 +7,13 @@
 #include <sstream>
 #include <vector>
 
+#include "common/read_file.h"
+
 namespace kvip::kube {
 namespace {
+
+// A bound service-account token is ~1 KiB.
+constexpr size_t kMaxTokenFileBytes = 64 << 10;
 
 std::string TrimRight(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
@@ -73,11 +78,12 @@ std::string Client::BearerToken() {
       info.st_dev, info.st_ino, info.st_size,
       static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
   if (stamp == token_stamp_) return cached_token_;
-  std::ifstream file(config_.token_file, std::ios::binary);
-  if (!file) return cached_token_;  // keep the last good token; the request will say 401
-  std::ostringstream content;
-  content << file.rdbuf();
-  std::string token = TrimRight(content.str());
+  std::string content, error;
+  // On failure keep the last good token; the request will say 401.
+  if (!ReadFileBounded(config_.token_file, content, kMaxTokenFileBytes, error)) {
+    return cached_token_;
+  }
+  std::string token = TrimRight(content);
   if (!token.empty()) {
     cached_token_ = std::move(token);
     token_stamp_ = stamp;

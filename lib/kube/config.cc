@@ -11,25 +11,19 @@
 #include <sstream>
 #include <vector>
 
+#include "common/base64.h"
 #include "common/logging.h"
-#include "kube/base64.h"
+#include "common/read_file.h"
 
 namespace kvip::kube {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool ReadWholeFile(const std::string& path, std::string& content, std::string& error) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    error = path + ": cannot read: " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream buffer;
-  buffer << file.rdbuf();
-  content = buffer.str();
-  return true;
-}
+// Bounds for files a kubeconfig names: kubeconfigs and CA bundles (Debian's whole
+// ca-certificates bundle is ~200 KiB), and a bound service-account token (~1 KiB).
+constexpr size_t kMaxKubeconfigFileBytes = 4 << 20;
+constexpr size_t kMaxTokenBytes = 64 << 10;
 
 std::string Trim(std::string text) {
   const char* space = " \t\r\n";
@@ -102,7 +96,7 @@ bool AddEntries(const YAML::Node& root, const char* key, const char* body_key,
 
 bool MergeFile(const std::string& file, Merged& merged, std::string& error) {
   std::string content;
-  if (!ReadWholeFile(file, content, error)) {
+  if (!ReadFileBounded(file, content, kMaxKubeconfigFileBytes, error)) {
     error = "kubeconfig " + error;
     return false;
   }
@@ -177,7 +171,7 @@ bool DecodePemData(const std::string& encoded, const char* key, std::string& pem
 bool CheckReadable(const std::string& path, const char* key, const std::string& where,
                    std::string& error) {
   std::string content, read_error;
-  if (!ReadWholeFile(path, content, read_error)) {
+  if (!ReadFileBounded(path, content, kMaxKubeconfigFileBytes, read_error)) {
     error = where + ": " + key + " " + read_error;
     return false;
   }
@@ -389,7 +383,7 @@ std::optional<ClientConfig> LoadInClusterConfig(const InClusterEnvironment& env,
   config.token_file = env.secrets_dir + "/token";
   config.tls.ca_file = env.secrets_dir + "/ca.crt";
   std::string token, read_error;
-  if (!ReadWholeFile(config.token_file, token, read_error)) {
+  if (!ReadFileBounded(config.token_file, token, kMaxTokenBytes, read_error)) {
     error = "in-cluster: service-account token " + read_error;
     return std::nullopt;
   }
@@ -398,12 +392,12 @@ std::optional<ClientConfig> LoadInClusterConfig(const InClusterEnvironment& env,
     return std::nullopt;
   }
   std::string ca;
-  if (!ReadWholeFile(config.tls.ca_file, ca, read_error)) {
+  if (!ReadFileBounded(config.tls.ca_file, ca, kMaxKubeconfigFileBytes, read_error)) {
     error = "in-cluster: service-account CA " + read_error;
     return std::nullopt;
   }
   std::string ns;
-  if (ReadWholeFile(env.secrets_dir + "/namespace", ns, read_error)) {
+  if (ReadFileBounded(env.secrets_dir + "/namespace", ns, kMaxTokenBytes, read_error)) {
     config.default_namespace = Trim(ns);
   }
   config.user = ServiceAccountFromToken(Trim(token));

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/read_file.h"
 #include "common/unique_fd.h"
 
 namespace kvip::manifest {
@@ -43,31 +44,6 @@ std::string TempPathFor(const std::string& path) {
   std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   return dir + "." + name + ".kvip-tmp";
-}
-
-bool ReadWholeFile(const std::string& path, std::string& out, size_t max_bytes,
-                   std::string& error) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    error = path + ": cannot open: " + Errno(errno);
-    return false;
-  }
-  out.clear();
-  char buffer[16384];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      error = path + ": cannot read: " + Errno(errno);
-      return false;
-    }
-    if (n == 0) return true;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      error = path + ": larger than " + std::to_string(max_bytes) + " bytes";
-      return false;
-    }
-    out.append(buffer, static_cast<size_t>(n));
-  }
 }
 
 std::optional<FileOwnership> OwnershipOf(const std::string& path, std::string& error) {
@@ -124,7 +100,7 @@ bool CopyFileDurably(const std::string& from, const std::string& to, std::string
   auto ownership = OwnershipOf(from, error);
   if (!ownership) return false;
   std::string content;
-  if (!ReadWholeFile(from, content, 16 << 20, error)) return false;
+  if (!ReadFileBounded(from, content, 16 << 20, error)) return false;
   return WriteFileAtomically(to, content, *ownership, error);
 }
 

@@ -18,9 +18,6 @@ struct FileOwnership {
   gid_t gid = 0;
 };
 
-// Reads a whole file of at most `max_bytes`; errors name the path.
-bool ReadWholeFile(const std::string& path, std::string& out, size_t max_bytes, std::string& error);
-
 // Mode and owner of `path`, or nullopt (and `error`) when it cannot be stat'ed.
 std::optional<FileOwnership> OwnershipOf(const std::string& path, std::string& error);
 

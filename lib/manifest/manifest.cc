@@ -6,6 +6,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "common/read_file.h"
 #include "manifest/durable_file.h"
 
 namespace kvip::manifest {
@@ -224,7 +225,7 @@ std::optional<KubeVipManifest> ParseManifest(std::string_view text, const std::s
 
 std::optional<KubeVipManifest> ReadManifest(const std::string& path, std::string& error) {
   std::string text;
-  if (!ReadWholeFile(path, text, kMaxManifestBytes, error)) return std::nullopt;
+  if (!ReadFileBounded(path, text, kMaxManifestBytes, error)) return std::nullopt;
   return ParseManifest(text, path, error);
 }
 

@@ -8,40 +8,10 @@
 #include <cctype>
 #include <memory>
 
+#include "common/base64.h"
 #include "web/web_config.h"
 
 namespace kvip {
-namespace {
-
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-std::optional<std::string> DecodeBase64(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  std::string out;
-  unsigned bits = 0;
-  int count = 0;
-  for (char c : text) {
-    int value = Base64Value(c);
-    if (value < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<unsigned>(value);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out.push_back(static_cast<char>((bits >> count) & 0xff));
-    }
-  }
-  if (count >= 6) return std::nullopt;  // a lone trailing character carries no byte
-  return out;
-}
-
-}  // namespace
 
 std::optional<BasicCredentials> ParseBasicAuthorization(std::string_view header) {
   constexpr std::string_view kScheme = "basic ";

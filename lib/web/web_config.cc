@@ -10,8 +10,12 @@
 #include <set>
 #include <sstream>
 
+#include "common/read_file.h"
+
 namespace kvip {
 namespace {
+
+constexpr size_t kMaxWebConfigBytes = 1 << 20;
 
 constexpr std::array<std::pair<std::string_view, ClientAuth>, 6> kClientAuthNames = {{
     {"NoClientCert", ClientAuth::kNoClientCert},
@@ -331,15 +335,13 @@ WebConfigResult ParseWebConfig(std::string_view text, const std::string& path) {
 }
 
 WebConfigResult LoadWebConfig(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text, error;
+  if (!ReadFileBounded(path, text, kMaxWebConfigBytes, error)) {
     WebConfigResult result;
-    result.error = "web config " + path + ": cannot read: " + std::strerror(errno);
+    result.error = "web config " + error;
     return result;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseWebConfig(text.str(), path);
+  return ParseWebConfig(text, path);
 }
 
 }  // namespace kvip

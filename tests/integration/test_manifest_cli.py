@@ -131,7 +131,7 @@ def test_upgrade_names_the_malformed_manifest_and_exits_3(netns, exporter_bin, t
     out = mode(netns, exporter_bin, "upgrade", "--to=v1.0.4", f"--kubevip.manifest={tmp_path}/missing.yaml",
                f"--state-dir={tmp_path}/state")
     assert out.returncode == 3, out
-    assert f"{tmp_path}/missing.yaml: cannot open: No such file or directory" in out.stdout
+    assert f"{tmp_path}/missing.yaml: cannot read: No such file or directory" in out.stdout
 
 
 def test_upgrade_without_a_cluster_refuses_in_preflight_and_changes_nothing(netns, exporter_bin, node_tree):

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "kube/base64.h"
+#include "common/base64.h"
 #include "kube/config.h"
 
 namespace kvip::kube {
@@ -122,6 +122,15 @@ TEST(Kubeconfig, ErrorsNameTheFileAndWhatIsWrong) {
             "kubeconfig " + b +
                 "missing-ca-file.yaml: cluster \"c\": certificate-authority "
                 "/nonexistent/ca.crt: cannot read: No such file or directory");
+  EXPECT_EQ(LoadError(b + "ca-is-a-directory.yaml"),
+            "kubeconfig " + b +
+                "ca-is-a-directory.yaml: cluster \"c\": certificate-authority "
+                "/etc: cannot read: Is a directory");
+  EXPECT_EQ(LoadError(b + "ca-is-endless.yaml"),
+            "kubeconfig " + b +
+                "ca-is-endless.yaml: cluster \"c\": certificate-authority "
+                "/dev/zero: larger than 4194304 bytes");
+  EXPECT_EQ(LoadError("/dev/zero"), "kubeconfig /dev/zero: larger than 4194304 bytes");
   EXPECT_EQ(LoadError(b + "cert-without-key.yaml"),
             "kubeconfig " + b +
                 "cert-without-key.yaml: user \"admin\" has a client certificate "

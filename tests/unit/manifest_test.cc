@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/read_file.h"
 #include "manifest/ansible_vars.h"
 #include "manifest/cluster_state.h"
 #include "manifest/durable_file.h"
@@ -202,7 +203,7 @@ TEST(ReadManifest, StructuralErrorsAreSpecific) {
   EXPECT_THAT(error, HasSubstr("found 2"));
 
   EXPECT_FALSE(ReadManifest("/nonexistent/kube-vip.yaml", error));
-  EXPECT_EQ(error, "/nonexistent/kube-vip.yaml: cannot open: No such file or directory");
+  EXPECT_EQ(error, "/nonexistent/kube-vip.yaml: cannot read: No such file or directory");
 }
 
 // --- rewriting the image ------------------------------------------------------------
@@ -344,7 +345,7 @@ TEST(DurableFile, ErrorsNameThePath) {
   ASSERT_TRUE(
       WriteFileAtomically(dir / "big", std::string(100, 'x'), {0600, getuid(), getgid()}, error));
   std::string out;
-  EXPECT_FALSE(ReadWholeFile(dir / "big", out, 10, error));
+  EXPECT_FALSE(ReadFileBounded(dir / "big", out, 10, error));
   EXPECT_EQ(error, dir / "big" + ": larger than 10 bytes");
   EXPECT_TRUE(FreeBytes(dir.path(), error).value_or(0) > 0);
 }

@@ -125,6 +125,11 @@ TEST(WebConfig, MissingFileIsAClearError) {
             "web config /nonexistent/web.yml: cannot read: No such file or directory");
 }
 
+TEST(WebConfig, EndlessOrDirectoryFileIsAClearError) {
+  EXPECT_EQ(LoadWebConfig("/dev/zero").error, "web config /dev/zero: larger than 1048576 bytes");
+  EXPECT_EQ(LoadWebConfig("/etc").error, "web config /etc: cannot read: Is a directory");
+}
+
 TEST(WebConfig, BcryptHashShapes) {
   EXPECT_TRUE(IsBcryptHash(kHash));
   EXPECT_TRUE(IsBcryptHash("$2b$04$abcdefghijklmnopqrstuuZ7i2hYlTkPd2mM3ovUHh2pc4/2ZBZDm"));

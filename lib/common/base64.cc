@@ -1,6 +1,6 @@
-#include "kube/base64.h"
+#include "common/base64.h"
 
-namespace kvip::kube {
+namespace kvip {
 namespace {
 
 int SextetOf(char c) {
@@ -41,4 +41,4 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
   return out;
 }
 
-}  // namespace kvip::kube
+}  // namespace kvip
