@@ -23,9 +23,10 @@ std::string VersionString() {
          ", compiler: " + __VERSION__ + ")";
 }
 
-// A per-scrape deadline flag ("2s", "500ms"): 1 ms to 60 s, default shown from `target`.
-void AddDeadlineOption(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
-                       const std::string& help) {
+// A duration flag ("2s", "500ms") from min_ms to max_ms, default shown from `target`.
+void AddDurationOption(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                       const std::string& help, double min_ms, double max_ms,
+                       const std::string& range) {
   std::string default_text = target.count() % 1000 == 0
                                  ? std::to_string(target.count() / 1000) + "s"
                                  : std::to_string(target.count()) + "ms";
@@ -35,13 +36,19 @@ void AddDeadlineOption(CLI::App& app, const std::string& name, std::chrono::mill
                                         CLI::AsNumberWithUnit::UNIT_REQUIRED)
                       .description(""))
       ->check(CLI::Validator(
-          [](std::string& ms) {
+          [min_ms, max_ms, range](std::string& ms) {
             double value = std::stod(ms);
-            return value >= 1 && value <= 60000 ? "" : "want a duration from 1ms to 60s";
+            return value >= min_ms && value <= max_ms ? "" : "want a duration from " + range;
           },
           ""))
       ->type_name("DURATION")
       ->default_str(default_text);
+}
+
+// A per-scrape deadline flag ("2s", "500ms"): 1 ms to 60 s.
+void AddDeadlineOption(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                       const std::string& help) {
+  AddDurationOption(app, name, target, help, 1, 60000, "1ms to 60s");
 }
 
 void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
@@ -80,6 +87,10 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
       ->capture_default_str();
   AddDeadlineOption(app, "--vip.healthz-timeout", o.vip_healthz_timeout,
                     "Deadline for one VIP healthz probe (e.g. 2s, 500ms).");
+  AddDurationOption(app, "--vip.healthz-interval", o.vip_healthz_interval,
+                    "How often the VIP healthz probe runs, in the background (e.g. 5s, 500ms); "
+                    "scrapes expose the last result.",
+                    100, 3600000, "100ms to 3600s");
   app.add_option("--kubeconfig", o.kubeconfig,
                  "Kubeconfig for the Lease watch (default: $KUBECONFIG, else in-cluster).");
   app.add_option("--lease.name", o.lease_name,
@@ -191,6 +202,8 @@ int main(int argc, char** argv) {
                    "How long the new version must stay healthy without lock-conflict lines.");
   AddSecondsOption(*upgrade_cmd, "--pull-timeout", upgrade.pull_timeout,
                    "How long the pre-pull may take.");
+  AddSecondsOption(*upgrade_cmd, "--preflight-wait", upgrade.preflight_wait,
+                   "How long to wait for an unhealthy cluster to recover before refusing.");
 
   kvip::VerifyOptions verify;
   CLI::App* verify_cmd = app.add_subcommand(

@@ -26,6 +26,7 @@ struct ServeOptions {
   bool vip_healthz_insecure = false;
   int vip_healthz_port = 6443;
   std::chrono::milliseconds vip_healthz_timeout{2000};
+  std::chrono::milliseconds vip_healthz_interval{5000};  // background probe, start to start
 
   std::string kubeconfig;
   std::string lease_name;       // default plndr-cp-lock

@@ -122,8 +122,9 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
     healthz.vip = e.vip_address;
     healthz.port = options.vip_healthz_port;
     healthz.timeout = options.vip_healthz_timeout;
+    healthz.interval = options.vip_healthz_interval;
     healthz.insecure = options.vip_healthz_insecure;
-    collectors.push_back(std::make_unique<VipHealthzCollector>(std::move(healthz), client));
+    collectors.push_back(std::make_unique<VipHealthzCollector>(loop, std::move(healthz), client));
   }
   return collectors;
 }

@@ -67,6 +67,7 @@ class Upgrader {
 
   void AddPreflight(Check check, int exit_code_on_failure);
   bool Preflight();
+  bool PreflightWaitingForHealth();
   int AlreadyAtTarget();
   int ContinueFromPull(bool resumed);
   int ContinueWaiting();
@@ -272,6 +273,22 @@ bool Upgrader::Preflight() {
                  kUpgradeBadInput);
   }
   return preflight_exit_ == kUpgradeOk;
+}
+
+// Bad input or a leader going first fails at once; a cluster that is only unhealthy gets
+// --preflight-wait to recover, since in a rolling upgrade the node before this one may still be
+// settling (its mirror pod not yet Ready, the lease just handed over).
+bool Upgrader::PreflightWaitingForHealth() {
+  const auto deadline = Clock::now() + options_.preflight_wait;
+  while (true) {
+    preflight_.clear();
+    preflight_exit_ = kUpgradeOk;
+    if (Preflight()) return true;
+    if (preflight_exit_ != kUpgradeClusterUnhealthy || Clock::now() >= deadline) return false;
+    LogInfo("preflight: the cluster is not healthy yet; checking again",
+            {{"wait_left", Seconds(std::chrono::duration<double>(deadline - Clock::now()).count())}});
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 std::vector<std::string> Upgrader::Plan() const {
@@ -741,7 +758,7 @@ int Upgrader::Run() {
   state_.started_at = UnixNow();
   if (m.image == target_image_) return AlreadyAtTarget();
 
-  bool ready = Preflight();
+  bool ready = PreflightWaitingForHealth();
   printed_plan_ = options_.dry_run;
   if (!ready) return Finish("refused", preflight_exit_, "preflight failed; nothing was changed");
   if (options_.dry_run) return Finish("planned", kUpgradeOk, "dry run: nothing was changed");

@@ -27,6 +27,10 @@ struct UpgradeOptions {
   std::chrono::seconds timeout{120};  // each wait: for the new version, for the rollback
   std::chrono::seconds settle{10};    // conditions must hold this long, log free of conflicts
   std::chrono::seconds pull_timeout{300};
+  // How long an unhealthy cluster (stale lease, VIP not answering, no ready failover target)
+  // may take to recover before the preflight gives up: the node upgraded just before this one
+  // may still be reporting Ready.
+  std::chrono::seconds preflight_wait{30};
 };
 
 // Exit codes, distinct per failure class so scripts (ansible) can branch on them.

@@ -144,8 +144,9 @@ def test_upgrade_without_a_cluster_refuses_in_preflight_and_changes_nothing(netn
         "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n")
     out = mode(netns, exporter_bin, "upgrade", "--to=v1.0.4", f"--kubevip.manifest={manifest}",
                f"--kubeconfig={kubeconfig}", "--node-name=k8s-cp1", f"--state-dir={node_tree}/state",
-               f"--containerd-address={node_tree}/no-containerd.sock", "--output=json")
-    assert out.returncode == 4, out
+               f"--containerd-address={node_tree}/no-containerd.sock", "--preflight-wait=2s",
+               "--output=json")
+    assert out.returncode == 4, out  # unhealthy for the 2 s of --preflight-wait: refused
     report = json.loads(out.stdout)
     assert report["result"] == "refused" and report["exit_code"] == 4
     checks = {c["name"]: c for c in report["preflight"]}

@@ -70,6 +70,9 @@ class Node:
             report = {"unparsed": r.stdout, "stderr": r.stderr[-3000:]}
         print(f"{mode} on {self.name} {' '.join(args)} -> exit {r.returncode}: "
               f"{report.get('result')} {report.get('message', '')}")
+        for check in report.get("preflight", []) + report.get("steps", []) + report.get("checks", []):
+            if isinstance(check, dict) and not check.get("ok", True):
+                print(f"  failed {check.get('name')}: {check.get('detail')}")
         return r.returncode, report
 
     def start(self, mode, *args):
