@@ -1,7 +1,5 @@
 #include "collectors/manifest.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstring>
 
@@ -14,15 +12,13 @@ ManifestCollector::ManifestCollector(std::string manifest_path) : path_(std::mov
 
 bool ManifestCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   std::lock_guard<std::mutex> lock(mutex_);
-  struct stat st {};
   std::string error;
-  if (::stat(path_.c_str(), &st) != 0) {
+  std::optional<FileStamp> stamp = StampOf(path_);
+  if (!stamp) {
     error = path_ + ": cannot stat: " + std::strerror(errno);
     stamp_.reset();
     parsed_.reset();
   } else {
-    FileStamp stamp{st.st_dev, st.st_ino, st.st_size,
-                    static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
     if (stamp != stamp_) {
       stamp_ = stamp;
       parsed_ = manifest::ReadManifest(path_, error);

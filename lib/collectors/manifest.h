@@ -3,13 +3,12 @@
 // The file is read at scrape time, and parsed again only when it changed (inode, size or
 // mtime differ), so a scrape costs one stat in the steady state.
 
-#include <sys/types.h>
-
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/file_stamp.h"
 #include "manifest/manifest.h"
 
 namespace kvip {
@@ -22,14 +21,6 @@ class ManifestCollector final : public Collector {
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:
-  struct FileStamp {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = -1;
-    long long mtime_ns = -1;
-    bool operator==(const FileStamp&) const = default;
-  };
-
   const std::string path_;
   std::mutex mutex_;
   std::optional<FileStamp> stamp_;                   // guarded by mutex_

@@ -1,7 +1,6 @@
 #include "kube/client.h"
 
 #include <rapidjson/document.h>
-#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -71,12 +70,9 @@ Client::Client(ClientConfig config) : config_(std::move(config)) {}
 std::string Client::BearerToken() {
   if (config_.token_file.empty()) return config_.token;
   std::lock_guard<std::mutex> lock(token_mutex_);
-  struct stat info {};
-  // stat follows the kubelet's ..data symlink swap, so a rotated token has a new inode.
-  if (stat(config_.token_file.c_str(), &info) != 0) return cached_token_;
-  FileStamp stamp{
-      info.st_dev, info.st_ino, info.st_size,
-      static_cast<long long>(info.st_mtim.tv_sec) * 1000000000LL + info.st_mtim.tv_nsec};
+  // A rotated token (the kubelet's ..data symlink swap) has a new stamp.
+  std::optional<FileStamp> stamp = StampOf(config_.token_file);
+  if (!stamp) return cached_token_;
   if (stamp == token_stamp_) return cached_token_;
   std::string content, error;
   // On failure keep the last good token; the request will say 401.
@@ -86,7 +82,7 @@ std::string Client::BearerToken() {
   std::string token = TrimRight(content);
   if (!token.empty()) {
     cached_token_ = std::move(token);
-    token_stamp_ = stamp;
+    token_stamp_ = *stamp;
   }
   return cached_token_;
 }

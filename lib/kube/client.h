@@ -3,12 +3,11 @@
 // credentials of a ClientConfig. Used for one-shot calls (upgrade, verify) and by the Lease
 // watch to prepare its streaming requests.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <mutex>
 #include <string>
 
+#include "common/file_stamp.h"
 #include "http/http_client.h"
 #include "kube/config.h"
 
@@ -51,13 +50,7 @@ class Client {  // synchronous, thread-safe, bounded requests
   ClientConfig config_;
   std::mutex token_mutex_;
   std::string cached_token_;  // guarded by token_mutex_
-  struct FileStamp {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = -1;
-    long long mtime_ns = -1;
-    bool operator==(const FileStamp&) const = default;
-  } token_stamp_;  // guarded by token_mutex_
+  FileStamp token_stamp_;  // guarded by token_mutex_
 };
 
 // The "message" of a Kubernetes Status object in `body`, or empty.

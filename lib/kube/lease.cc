@@ -5,28 +5,12 @@
 
 #include <cctype>
 
+#include "common/json_member.h"
+
 namespace kvip::kube {
 namespace {
 
 using rapidjson::Value;
-
-const Value* Member(const Value& object, const char* name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(name);
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string StringMember(const Value& object, const char* name) {
-  const Value* value = Member(object, name);
-  return value && value->IsString() ? std::string(value->GetString(), value->GetStringLength())
-                                    : std::string();
-}
-
-std::optional<double> NumberMember(const Value& object, const char* name) {
-  const Value* value = Member(object, name);
-  if (!value || !value->IsNumber()) return std::nullopt;
-  return value->GetDouble();
-}
 
 bool ParseDocument(std::string_view json, rapidjson::Document& doc, std::string& error) {
   doc.Parse(json.data(), json.size());
@@ -47,19 +31,19 @@ bool LeaseFromValue(const Value& object, Lease& lease, std::string& error) {
     error = "the Lease is not a JSON object";
     return false;
   }
-  if (const Value* metadata = Member(object, "metadata")) {
-    lease.name = StringMember(*metadata, "name");
-    lease.namespace_name = StringMember(*metadata, "namespace");
-    lease.resource_version = StringMember(*metadata, "resourceVersion");
+  if (const Value* metadata = json::Member(object, "metadata")) {
+    lease.name = json::String(*metadata, "name");
+    lease.namespace_name = json::String(*metadata, "namespace");
+    lease.resource_version = json::String(*metadata, "resourceVersion");
   }
-  const Value* spec = Member(object, "spec");
+  const Value* spec = json::Member(object, "spec");
   if (!spec) return true;  // a BOOKMARK carries metadata only
-  lease.holder = StringMember(*spec, "holderIdentity");
-  lease.duration_seconds = NumberMember(*spec, "leaseDurationSeconds");
-  lease.transitions = NumberMember(*spec, "leaseTransitions");
+  lease.holder = json::String(*spec, "holderIdentity");
+  lease.duration_seconds = json::Number(*spec, "leaseDurationSeconds");
+  lease.transitions = json::Number(*spec, "leaseTransitions");
   for (auto [key, field] :
        {std::pair{"acquireTime", &lease.acquire_time}, std::pair{"renewTime", &lease.renew_time}}) {
-    std::string text = StringMember(*spec, key);
+    std::string text = json::String(*spec, key);
     if (text.empty()) continue;
     *field = ParseRfc3339(text);
     if (!*field) {
@@ -147,14 +131,14 @@ std::optional<LeaseList> ParseLeaseList(std::string_view json, std::string& erro
   rapidjson::Document doc;
   if (!ParseDocument(json, doc, error)) return std::nullopt;
   LeaseList list;
-  if (const Value* metadata = Member(doc, "metadata")) {
-    list.resource_version = StringMember(*metadata, "resourceVersion");
+  if (const Value* metadata = json::Member(doc, "metadata")) {
+    list.resource_version = json::String(*metadata, "resourceVersion");
   }
   if (list.resource_version.empty()) {
     error = "the list has no metadata.resourceVersion";
     return std::nullopt;
   }
-  const Value* items = Member(doc, "items");
+  const Value* items = json::Member(doc, "items");
   if (items && items->IsNull()) return list;
   if (!items || !items->IsArray()) {
     error = "the list has no items array";
@@ -172,16 +156,16 @@ std::optional<WatchEvent> ParseLeaseWatchEvent(std::string_view json, std::strin
   rapidjson::Document doc;
   if (!ParseDocument(json, doc, error)) return std::nullopt;
   WatchEvent event;
-  event.type = StringMember(doc, "type");
-  const Value* object = Member(doc, "object");
+  event.type = json::String(doc, "type");
+  const Value* object = json::Member(doc, "object");
   if (event.type.empty() || !object || !object->IsObject()) {
     error = "a watch event needs a type and an object";
     return std::nullopt;
   }
   if (event.type == "ERROR") {
     // The object is a metav1.Status.
-    if (auto code = NumberMember(*object, "code")) event.error_code = static_cast<int>(*code);
-    event.error_message = StringMember(*object, "message");
+    if (auto code = json::Number(*object, "code")) event.error_code = static_cast<int>(*code);
+    event.error_message = json::String(*object, "message");
     return event;
   }
   if (event.type != "ADDED" && event.type != "MODIFIED" && event.type != "DELETED" &&

@@ -4,28 +4,11 @@
 
 #include <algorithm>
 
+#include "common/json_member.h"
+
 namespace kvip::manifest {
-namespace {
 
 using rapidjson::Value;
-
-const Value* Member(const Value& object, const char* name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(name);
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string String(const Value& object, const char* name) {
-  const Value* v = Member(object, name);
-  return v && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : "";
-}
-
-int Int(const Value& object, const char* name) {
-  const Value* v = Member(object, name);
-  return v && v->IsInt() ? v->GetInt() : 0;
-}
-
-}  // namespace
 
 std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_list_json,
                                                         const std::string& pod_name,
@@ -33,59 +16,59 @@ std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_lis
                                                         std::string& error) {
   rapidjson::Document doc;
   doc.Parse(pod_list_json.data(), pod_list_json.size());
-  const Value* items = doc.HasParseError() ? nullptr : Member(doc, "items");
+  const Value* items = doc.HasParseError() ? nullptr : json::Member(doc, "items");
   if (!items || !items->IsArray()) {
     error = "the pod list is not a Kubernetes PodList (no items array)";
     return std::nullopt;
   }
   std::vector<KubeVipPod> pods;
   for (const Value& item : items->GetArray()) {
-    const Value* metadata = Member(item, "metadata");
-    const Value* spec = Member(item, "spec");
+    const Value* metadata = json::Member(item, "metadata");
+    const Value* spec = json::Member(item, "spec");
     if (!metadata || !spec) continue;
     KubeVipPod pod;
-    pod.name = String(*metadata, "name");
-    pod.node = String(*spec, "nodeName");
+    pod.name = json::String(*metadata, "name");
+    pod.node = json::String(*spec, "nodeName");
     if (pod.node.empty() || pod.name != pod_name + "-" + pod.node) continue;
-    pod.uid = String(*metadata, "uid");
-    if (const Value* annotations = Member(*metadata, "annotations"))
-      pod.config_hash = String(*annotations, "kubernetes.io/config.hash");
-    if (const Value* containers = Member(*spec, "containers");
+    pod.uid = json::String(*metadata, "uid");
+    if (const Value* annotations = json::Member(*metadata, "annotations"))
+      pod.config_hash = json::String(*annotations, "kubernetes.io/config.hash");
+    if (const Value* containers = json::Member(*spec, "containers");
         containers && containers->IsArray()) {
       for (const Value& c : containers->GetArray()) {
-        if (String(c, "name") == container) pod.image = String(c, "image");
+        if (json::String(c, "name") == container) pod.image = json::String(c, "image");
       }
     }
-    if (const Value* status = Member(item, "status")) {
-      pod.phase = String(*status, "phase");
-      pod.host_ip = String(*status, "hostIP");
-      const Value* statuses = Member(*status, "containerStatuses");
+    if (const Value* status = json::Member(item, "status")) {
+      pod.phase = json::String(*status, "phase");
+      pod.host_ip = json::String(*status, "hostIP");
+      const Value* statuses = json::Member(*status, "containerStatuses");
       for (rapidjson::SizeType i = 0; statuses && statuses->IsArray() && i < statuses->Size();
            ++i) {
         const Value& c = (*statuses)[i];
-        if (String(c, "name") != container) continue;
-        pod.status_image = String(c, "image");
-        pod.image_id = String(c, "imageID");
-        pod.restart_count = Int(c, "restartCount");
-        const Value* ready = Member(c, "ready");
+        if (json::String(c, "name") != container) continue;
+        pod.status_image = json::String(c, "image");
+        pod.image_id = json::String(c, "imageID");
+        pod.restart_count = json::Int(c, "restartCount");
+        const Value* ready = json::Member(c, "ready");
         pod.ready = ready && ready->IsBool() && ready->GetBool();
-        if (const Value* last = Member(c, "lastState")) {
-          if (const Value* terminated = Member(*last, "terminated")) {
-            pod.last_run_started_at = ParseRfc3339(String(*terminated, "startedAt")).value_or(0);
-            pod.last_exit_code = Int(*terminated, "exitCode");
+        if (const Value* last = json::Member(c, "lastState")) {
+          if (const Value* terminated = json::Member(*last, "terminated")) {
+            pod.last_run_started_at = ParseRfc3339(json::String(*terminated, "startedAt")).value_or(0);
+            pod.last_exit_code = json::Int(*terminated, "exitCode");
           }
         }
-        if (const Value* state = Member(c, "state")) {
-          if (const Value* running = Member(*state, "running")) {
+        if (const Value* state = json::Member(c, "state")) {
+          if (const Value* running = json::Member(*state, "running")) {
             pod.running = true;
-            pod.started_at = ParseRfc3339(String(*running, "startedAt")).value_or(0);
+            pod.started_at = ParseRfc3339(json::String(*running, "startedAt")).value_or(0);
           }
-          if (const Value* waiting = Member(*state, "waiting"))
-            pod.waiting_reason = String(*waiting, "reason");
-          if (const Value* terminated = Member(*state, "terminated")) {
-            pod.waiting_reason = "Terminated: " + String(*terminated, "reason");
-            pod.last_run_started_at = ParseRfc3339(String(*terminated, "startedAt")).value_or(0);
-            pod.last_exit_code = Int(*terminated, "exitCode");
+          if (const Value* waiting = json::Member(*state, "waiting"))
+            pod.waiting_reason = json::String(*waiting, "reason");
+          if (const Value* terminated = json::Member(*state, "terminated")) {
+            pod.waiting_reason = "Terminated: " + json::String(*terminated, "reason");
+            pod.last_run_started_at = ParseRfc3339(json::String(*terminated, "startedAt")).value_or(0);
+            pod.last_exit_code = json::Int(*terminated, "exitCode");
           }
         }
       }
