@@ -164,7 +164,7 @@ std::optional<WatchEvent> ParseLeaseWatchEvent(std::string_view json, std::strin
   }
   if (event.type == "ERROR") {
     // The object is a metav1.Status.
-    if (auto code = json::Number(*object, "code")) event.error_code = static_cast<int>(*code);
+    event.error_code = json::Int(*object, "code");  // a Status code; anything else reads as 0
     event.error_message = json::String(*object, "message");
     return event;
   }

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "kube/lease.h"
 #include "manifest/manifest.h"
 
 namespace kvip {
@@ -42,6 +43,32 @@ TEST(FuzzRegressions, ManifestThatYamlCppLoopsOnIsAnError) {
         << name;
     EXPECT_FALSE(error.empty()) << name;
   }
+}
+
+// A watch ERROR event whose Status code does not fit an int (2054444…4, read as a double)
+// was cast to int: undefined behaviour. Found by fuzz_kube_watch_stream.
+TEST(FuzzRegressions, WatchErrorWithAHugeStatusCodeReadsAsNoCode) {
+  std::string stream = Fixture("kube_watch_stream", "error-status-code-out-of-int-range");
+  size_t events = 0;
+  for (size_t start = 0; start < stream.size();) {
+    size_t end = stream.find('\n', start);
+    if (end == std::string::npos) end = stream.size();
+    std::string error;
+    auto event = kube::ParseLeaseWatchEvent(std::string_view(stream).substr(start, end - start), error);
+    if (event && event->type == "ERROR") {
+      EXPECT_EQ(event->error_code, 0);
+    }
+    events += event.has_value();
+    start = end + 1;
+  }
+  EXPECT_GT(events, 0U);
+
+  std::string error;
+  auto event = kube::ParseLeaseWatchEvent(
+      R"({"type":"ERROR","object":{"kind":"Status","code":1e300,"message":"too old"}})", error);
+  ASSERT_TRUE(event) << error;
+  EXPECT_EQ(event->error_code, 0);
+  EXPECT_EQ(event->error_message, "too old");
 }
 
 }  // namespace
