@@ -436,7 +436,8 @@ Upgrader::WaitOutcome Upgrader::WaitForKubeVip(const std::string& image, double 
                                                const char* phase) {
   const auto started = Clock::now();
   const auto deadline = started + options_.timeout;
-  std::optional<Clock::time_point> settle_since;
+  bool settling = false;  // not std::optional: g++ 12 -O2 sees it as maybe-uninitialized
+  Clock::time_point settle_since{};
   std::string settled_identity;
   std::vector<Check> last;
   LogInfo("waiting", {{"phase", phase},
@@ -452,16 +453,17 @@ Upgrader::WaitOutcome Upgrader::WaitForKubeVip(const std::string& image, double 
     }
     bool all_ok = std::all_of(last.begin(), last.end(), [](const Check& c) { return c.ok; });
     // A restart during the settle period starts it again.
-    if (!all_ok || (settle_since && identity != settled_identity)) {
-      settle_since.reset();
-    } else if (!settle_since) {
+    if (!all_ok || (settling && identity != settled_identity)) {
+      settling = false;
+    } else if (!settling) {
+      settling = true;
       settle_since = Clock::now();
       settled_identity = identity;
       LogInfo(
           "healthy, settling",
           {{"phase", phase}, {"settle", Seconds(static_cast<double>(options_.settle.count()))}});
     }
-    if (settle_since && Clock::now() - *settle_since >= options_.settle) break;
+    if (settling && Clock::now() - settle_since >= options_.settle) break;
     if (Clock::now() >= deadline) {
       std::string failure =
           "not healthy within " + Seconds(static_cast<double>(options_.timeout.count())) + ":";
