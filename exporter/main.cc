@@ -82,9 +82,9 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
   app.add_flag("!--no-vip.healthz", o.vip_healthz, "Do not probe https://<vip>:6443/healthz.");
   app.add_flag("--vip.healthz-insecure", o.vip_healthz_insecure,
                "Do not verify the API server certificate when probing the VIP.");
-  app.add_option("--vip.healthz-port", o.vip_healthz_port, "Port of the VIP healthz probe.")
-      ->check(CLI::Range(1, 65535))
-      ->capture_default_str();
+  app.add_option("--vip.healthz-port", o.vip_healthz_port,
+                 "Port of the VIP healthz probe (default: the manifest's `port` env, else 6443).")
+      ->check(CLI::Range(1, 65535));
   AddDeadlineOption(app, "--vip.healthz-timeout", o.vip_healthz_timeout,
                     "Deadline for one VIP healthz probe (e.g. 2s, 500ms).");
   AddDurationOption(app, "--vip.healthz-interval", o.vip_healthz_interval,

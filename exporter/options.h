@@ -24,7 +24,7 @@ struct ServeOptions {
   std::string vip_interface;  // default eno1
   bool vip_healthz = true;
   bool vip_healthz_insecure = false;
-  int vip_healthz_port = 6443;
+  int vip_healthz_port = 0;  // 0: the manifest's `port` env, else 6443
   std::chrono::milliseconds vip_healthz_timeout{2000};
   std::chrono::milliseconds vip_healthz_interval{5000};  // background probe, start to start
 

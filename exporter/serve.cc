@@ -33,6 +33,7 @@ struct Effective {
   std::string lease_name = "plndr-cp-lock";
   std::string lease_namespace = "kube-system";
   std::string kubevip_metrics_url = "http://127.0.0.1:2112/metrics";
+  int api_server_port = 6443;  // where the VIP serves the API (kube-vip's `port`)
 };
 
 std::string DefaultNodeName() {
@@ -55,6 +56,7 @@ Effective Resolve(const ServeOptions& options) {
       if (!m->LeaseName().empty()) e.lease_name = m->LeaseName();
       if (!m->LeaseNamespace().empty()) e.lease_namespace = m->LeaseNamespace();
       if (!m->MetricsUrl().empty()) e.kubevip_metrics_url = m->MetricsUrl();
+      e.api_server_port = m->ApiServerPort();
       LogInfo("read the kube-vip manifest",
               {{"path", options.kubevip_manifest}, {"image", m->image}});
     } else if (access(options.kubevip_manifest.c_str(), F_OK) != 0) {
@@ -69,6 +71,7 @@ Effective Resolve(const ServeOptions& options) {
   if (!options.lease_name.empty()) e.lease_name = options.lease_name;
   if (!options.lease_namespace.empty()) e.lease_namespace = options.lease_namespace;
   if (!options.kubevip_metrics_url.empty()) e.kubevip_metrics_url = options.kubevip_metrics_url;
+  if (options.vip_healthz_port > 0) e.api_server_port = options.vip_healthz_port;
   return e;
 }
 
@@ -120,7 +123,7 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
   if (options.vip_healthz && !e.vip_address.empty()) {
     VipHealthzOptions healthz;
     healthz.vip = e.vip_address;
-    healthz.port = options.vip_healthz_port;
+    healthz.port = e.api_server_port;
     healthz.timeout = options.vip_healthz_timeout;
     healthz.interval = options.vip_healthz_interval;
     healthz.insecure = options.vip_healthz_insecure;

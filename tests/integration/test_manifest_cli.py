@@ -43,11 +43,12 @@ def manifest_of(tree):
     return tree / "etc" / "kubernetes" / "manifests" / "kube-vip.yaml"
 
 
-def start_daemon(netns, exporter_bin, tmp_path, manifest, *flags):
+def start_daemon(netns, exporter_bin, tmp_path, manifest, *flags, healthz=False):
     log = open(tmp_path / "exporter.log", "w")
     proc = netns.popen(exporter_bin, f"--web.listen-address={LISTEN}", f"--kubevip.manifest={manifest}",
-                       "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz", "--no-kubevip.log",
-                       *flags, stdout=subprocess.DEVNULL, stderr=log)
+                       "--node-name=test-node", "--no-lease.watch", "--no-kubevip.log",
+                       *([] if healthz else ["--no-vip.healthz"]), *flags,
+                       stdout=subprocess.DEVNULL, stderr=log)
     wait_for(lambda: netns.http_get(f"http://{LISTEN}/healthz")[0] == 200, what="exporter serving")
     return proc
 
@@ -82,6 +83,21 @@ def test_manifest_env_feeds_the_daemon_and_flags_win(netns, exporter_bin, tmp_pa
     new_info = 'kubevip_manifest_info{image="ghcr.io/kube-vip/kube-vip:v1.0.4",version="v1.0.4"}'
     wait_for(lambda: new_info in scrape(netns), what="kubevip_manifest_info to follow the rename")
     assert info not in scrape(netns)
+
+
+def test_manifest_port_is_where_the_healthz_probe_goes_unless_the_flag_says(netns, exporter_bin, tmp_path,
+                                                                          node_tree):
+    manifest = manifest_of(node_tree)
+    manifest.write_text(manifest.read_text().replace('value: "6443"', 'value: "8443"'))
+    log = tmp_path / "exporter.log"
+    proc = start_daemon(netns, exporter_bin, tmp_path, manifest, "--vip.healthz-insecure", healthz=True)
+    # Nothing serves the VIP in this namespace: the probe fails, and its log names the URL.
+    wait_for(lambda: "https://10.10.30.10:8443/healthz" in log.read_text(), what="a probe of the manifest's port")
+    proc.terminate()
+    proc.wait(timeout=10)
+    start_daemon(netns, exporter_bin, tmp_path, manifest, "--vip.healthz-insecure", "--vip.healthz-port=9443",
+                 healthz=True)
+    wait_for(lambda: "https://10.10.30.10:9443/healthz" in log.read_text(), what="a probe of the flag's port")
 
 
 def test_malformed_manifest_is_one_clear_error_then_flags(netns, exporter_bin, tmp_path):
