@@ -285,8 +285,9 @@ bool Upgrader::PreflightWaitingForHealth() {
     preflight_exit_ = kUpgradeOk;
     if (Preflight()) return true;
     if (preflight_exit_ != kUpgradeClusterUnhealthy || Clock::now() >= deadline) return false;
-    LogInfo("preflight: the cluster is not healthy yet; checking again",
-            {{"wait_left", Seconds(std::chrono::duration<double>(deadline - Clock::now()).count())}});
+    LogInfo(
+        "preflight: the cluster is not healthy yet; checking again",
+        {{"wait_left", Seconds(std::chrono::duration<double>(deadline - Clock::now()).count())}});
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }

@@ -50,7 +50,7 @@ class Client {  // synchronous, thread-safe, bounded requests
   ClientConfig config_;
   std::mutex token_mutex_;
   std::string cached_token_;  // guarded by token_mutex_
-  FileStamp token_stamp_;  // guarded by token_mutex_
+  FileStamp token_stamp_;     // guarded by token_mutex_
 };
 
 // The "message" of a Kubernetes Status object in `body`, or empty.

@@ -54,7 +54,8 @@ std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_lis
         pod.ready = ready && ready->IsBool() && ready->GetBool();
         if (const Value* last = json::Member(c, "lastState")) {
           if (const Value* terminated = json::Member(*last, "terminated")) {
-            pod.last_run_started_at = ParseRfc3339(json::String(*terminated, "startedAt")).value_or(0);
+            pod.last_run_started_at =
+                ParseRfc3339(json::String(*terminated, "startedAt")).value_or(0);
             pod.last_exit_code = json::Int(*terminated, "exitCode");
           }
         }
@@ -67,7 +68,8 @@ std::optional<std::vector<KubeVipPod>> ParseKubeVipPods(std::string_view pod_lis
             pod.waiting_reason = json::String(*waiting, "reason");
           if (const Value* terminated = json::Member(*state, "terminated")) {
             pod.waiting_reason = "Terminated: " + json::String(*terminated, "reason");
-            pod.last_run_started_at = ParseRfc3339(json::String(*terminated, "startedAt")).value_or(0);
+            pod.last_run_started_at =
+                ParseRfc3339(json::String(*terminated, "startedAt")).value_or(0);
             pod.last_exit_code = json::Int(*terminated, "exitCode");
           }
         }

@@ -54,7 +54,8 @@ TEST(FuzzRegressions, WatchErrorWithAHugeStatusCodeReadsAsNoCode) {
     size_t end = stream.find('\n', start);
     if (end == std::string::npos) end = stream.size();
     std::string error;
-    auto event = kube::ParseLeaseWatchEvent(std::string_view(stream).substr(start, end - start), error);
+    auto event =
+        kube::ParseLeaseWatchEvent(std::string_view(stream).substr(start, end - start), error);
     if (event && event->type == "ERROR") {
       EXPECT_EQ(event->error_code, 0);
     }
