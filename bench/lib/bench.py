@@ -106,8 +106,14 @@ def main():
             merged = results.get("testbed", {})
 
             def record(tb):
+                now = time.strftime("%Y-%m-%d %H:%M")
+                # Per result too: a re-run of one phase must not re-date the others' figures.
+                stamps = merged.setdefault("measured_at", {})
+                for key in tb:
+                    if tb.get(key) != merged.get(key) or key not in stamps:
+                        stamps[key] = now
                 merged.update(tb)
-                merged["measured"] = time.strftime("%Y-%m-%d %H:%M")
+                merged["measured"] = now
                 results["testbed"] = merged
                 save_json(path, results)
             record(testbed.run(ctx, tb_phases, loopback_hook=loopback_phases, on_change=record))

@@ -92,11 +92,11 @@ def run(bed, kvip_argv_fn, ne_argv, standin_argv, scrapes=300):
     go_env = dict(os.environ, GODEBUG="asyncpreemptoff=1")
     for label, name, argv, encoding in (
             ("node_exporter", "node_exporter (minimal)", ne_argv(9101), None),
-            # What one kvip-exporter scrape costs kube-vip: its scrape asks for gzip
-            # (libcurl's CURLOPT_ACCEPT_ENCODING ""), so kube-vip compresses every answer.
-            ("standin_plain", "stand-in (kube-vip's shape), plain", standin_argv(9102), None),
-            ("standin_gzip", "stand-in (kube-vip's shape), gzip as kvip-exporter asks", standin_argv(9102),
-             "gzip")):
+            # What one kvip-exporter scrape costs kube-vip: its scrape asks for the plain text
+            # format (no Accept-Encoding); gzip, which it asked for before, for comparison.
+            ("standin_plain", "stand-in (kube-vip's shape), plain, as kvip-exporter asks", standin_argv(9102),
+             None),
+            ("standin_gzip", "stand-in (kube-vip's shape), gzip", standin_argv(9102), "gzip")):
         try:
             results[name] = measure(bed, label, argv, int(argv[-1].rsplit(":", 1)[1]), scrapes,
                                     go_env, encoding)

@@ -23,6 +23,11 @@ class Collector {
   // with the event loop that updates the state; must not throw and must return within the
   // collector's own deadline.
   virtual bool Collect(std::vector<prometheus::MetricFamily>& out) = 0;
+
+  // True when Collect() does I/O (waits on a peer within its deadline). CollectorSet runs
+  // such collectors first and in parallel with each other; the others only read in-memory
+  // state in microseconds and run inline on the scraping thread.
+  virtual bool Blocking() const { return false; }
 };
 
 using CollectorPtr = std::unique_ptr<Collector>;

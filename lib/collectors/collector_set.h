@@ -1,7 +1,10 @@
 #pragma once
-// Fans a scrape out to every collector in parallel (one slow source never delays the others
-// beyond its own deadline) and adds kvip_exporter_collector_success / _duration_seconds,
-// as node_exporter does with node_scrape_collector_*.
+// Runs a scrape over every collector: the blocking ones (Collector::Blocking(), I/O at
+// scrape time) first and in parallel (all but the last on threads of their own, the last on
+// the calling thread), so one slow source never delays the others beyond its own deadline;
+// then the in-memory ones inline on the calling thread.
+// Adds kvip_exporter_collector_success / _duration_seconds, as node_exporter does with
+// node_scrape_collector_*.
 
 #include <prometheus/collectable.h>
 

@@ -16,7 +16,7 @@ constexpr std::string_view kPrefix = "kubevip_";
 
 // Every kubevip_* family of the metric contract (docs/metrics.md), whichever collector
 // produces it. A unit test keeps this list in step with the document.
-constexpr std::array<std::string_view, 25> kOwnMetricNames = {
+constexpr std::array<std::string_view, 26> kOwnMetricNames = {
     "kubevip_up",
     "kubevip_scrape_duration_seconds",
     "kubevip_process_start_time_seconds",
@@ -40,6 +40,7 @@ constexpr std::array<std::string_view, 25> kOwnMetricNames = {
     "kubevip_lease_last_event_timestamp_seconds",
     "kubevip_vip_healthz_up",
     "kubevip_vip_healthz_duration_seconds",
+    "kubevip_vip_healthz_last_probe_timestamp_seconds",
     "kubevip_log_lock_conflicts_total",
     "kubevip_log_errors_total",
 };
@@ -130,6 +131,9 @@ KubeVipScrapeCollector::Scrape KubeVipScrapeCollector::Fetch() const {
   request.timeout = options_.timeout;
   request.max_body_bytes = options_.limits.max_body_bytes;
   request.headers = {"Accept: text/plain; version=0.0.4"};
+  // kube-vip is on this node: gzip would cost it more than the text itself (about x1.7
+  // instructions per answer, bench/results.md) and us an inflate, to save no network.
+  request.accept_compressed = false;
   HttpResponse response = HttpFetch(request);
   if (!response.ok) {
     scrape.failure = ClassifyTransportError(response.error);
@@ -191,10 +195,51 @@ uint64_t KubeVipScrapeCollector::Observe(const Scrape& scrape, std::optional<dou
   return restarts_;
 }
 
-bool KubeVipScrapeCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
+size_t KubeVipScrapeCollector::sharing() const {
+  std::lock_guard lock(flight_mu_);
+  return sharing_;
+}
+
+KubeVipScrapeCollector::Answer KubeVipScrapeCollector::FetchShared() {
+  auto deadline = std::chrono::steady_clock::now() + options_.timeout;
+  std::unique_lock lock(flight_mu_);
+  if (std::shared_ptr<Flight> flight = flight_) {
+    // Another scrape is asking kube-vip already: its answer is as fresh as ours would be.
+    ++flight->joined;
+    ++sharing_;
+    bool done = flight_done_.wait_until(lock, deadline, [&] { return flight->done; });
+    --sharing_;
+    if (done) return {flight->scrape, false};
+    // The request in flight outlived our deadline (it started earlier, so this is only its
+    // parsing or a starved thread): fail this scrape rather than wait longer.
+    auto late = std::make_shared<Scrape>();
+    late->failure = ScrapeFailure::kTimeout;
+    late->reason = "timed out waiting for a concurrent scrape of kube-vip";
+    late->seconds = std::chrono::duration<double>(options_.timeout).count();
+    return {late, true};
+  }
+  auto flight = std::make_shared<Flight>();
+  flight_ = flight;
+  lock.unlock();
+
   auto begin = std::chrono::steady_clock::now();
-  Scrape scrape = Fetch();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  auto scrape = std::make_shared<Scrape>(Fetch());
+  scrape->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+
+  lock.lock();
+  flight->scrape = scrape;
+  flight->done = true;
+  flight_.reset();  // later calls start a new request: no answer is reused once delivered
+  bool exclusive = flight->joined == 0;
+  lock.unlock();
+  flight_done_.notify_all();
+  return {scrape, exclusive};
+}
+
+bool KubeVipScrapeCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
+  Answer answer = FetchShared();
+  Scrape& scrape = *answer.scrape;
+  double seconds = scrape.seconds;
   bool up = scrape.failure == ScrapeFailure::kNone;
   std::optional<double> start_time = up ? StartTime(scrape.families) : std::nullopt;
   uint64_t restarts = Observe(scrape, start_time);
@@ -215,8 +260,10 @@ bool KubeVipScrapeCollector::Collect(std::vector<prometheus::MetricFamily>& out)
                               static_cast<double>(restarts)));
   if (!up || !options_.reexport) return up;
 
-  for (auto& family : scrape.families) {
-    if (family.metric.empty()) continue;  // a HELP/TYPE line alone: nothing to expose
+  // Families shared with concurrent scrapes are read-only: each of those renames a copy.
+  for (auto& upstream : scrape.families) {
+    if (upstream.metric.empty()) continue;  // a HELP/TYPE line alone: nothing to expose
+    prometheus::MetricFamily family = answer.exclusive ? std::move(upstream) : upstream;
     family.name = std::string(kPrefix) + family.name;
     if (ClashesWithOwnName(family)) continue;
     promtext::PrepareForTextSerializer(family);

@@ -1,11 +1,14 @@
 #pragma once
-// kube-vip's own /metrics (:2112), scraped at collect time within a deadline:
+// kube-vip's own /metrics (:2112), scraped at collect time within a deadline (concurrent
+// scrapes share one request):
 // kubevip_up, kubevip_scrape_duration_seconds, kubevip_process_start_time_seconds,
 // kubevip_process_restarts_total, and every upstream family re-exposed as kubevip_<name>
 // so one target per node carries everything.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,18 +46,36 @@ class KubeVipScrapeCollector final : public Collector {
   explicit KubeVipScrapeCollector(KubeVipScrapeOptions options);
 
   std::string_view Name() const override { return "kubevip_scrape"; }
+  bool Blocking() const override { return true; }  // an HTTP request to kube-vip per scrape
 
-  // Thread safety: concurrent calls are fine; the restart state is behind a mutex and
-  // each call does its own HTTP request.
+  // Thread safety: concurrent calls are fine. They are coalesced (single flight): a call
+  // that arrives while another one's request to kube-vip is in flight makes no request of
+  // its own; it waits for that one's answer and shares it, within its own deadline.
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
+
+  // Calls waiting on another call's request right now. For tests.
+  size_t sharing() const;
 
  private:
   struct Scrape {
     ScrapeFailure failure = ScrapeFailure::kNone;
     std::string reason;  // human-readable, for the log line
     std::vector<prometheus::MetricFamily> families;
+    double seconds = 0;  // how long the request to kube-vip took
+  };
+  // One request to kube-vip and the calls waiting for its answer.
+  struct Flight {
+    bool done = false;               // guarded by flight_mu_
+    size_t joined = 0;               // guarded by flight_mu_; calls that waited for it
+    std::shared_ptr<Scrape> scrape;  // set once done; read-only once shared
+  };
+  struct Answer {
+    std::shared_ptr<Scrape> scrape;
+    bool exclusive = false;  // no other call shares `scrape`: it may be moved from
   };
   Scrape Fetch() const;
+  // The answer of the request in flight, or of a new one this call makes.
+  Answer FetchShared();
 
   // Records this scrape's outcome (logging when it changes) and kube-vip's start time;
   // returns the restart count to expose.
@@ -66,6 +87,11 @@ class KubeVipScrapeCollector final : public Collector {
   std::optional<double> last_start_time_;      // guarded by mu_
   uint64_t restarts_ = 0;                      // guarded by mu_
   std::optional<ScrapeFailure> last_failure_;  // guarded by mu_; unset before the first scrape
+
+  mutable std::mutex flight_mu_;
+  std::condition_variable flight_done_;
+  std::shared_ptr<Flight> flight_;  // guarded by flight_mu_; the request in flight, if any
+  size_t sharing_ = 0;              // guarded by flight_mu_
 };
 
 }  // namespace kvip

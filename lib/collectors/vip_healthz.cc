@@ -1,5 +1,7 @@
 #include "collectors/vip_healthz.h"
 
+#include <boost/asio/post.hpp>
+
 #include "common/logging.h"
 #include "common/metric_family.h"
 
@@ -18,13 +20,22 @@ std::string Trimmed(const std::string& text) {
 
 }  // namespace
 
-VipHealthzCollector::VipHealthzCollector(VipHealthzOptions options,
+VipHealthzCollector::VipHealthzCollector(boost::asio::io_context& loop, VipHealthzOptions options,
                                          std::shared_ptr<kube::Client> client)
-    : options_(std::move(options)),
+    : io_(loop),
+      options_(std::move(options)),
       client_(std::move(client)),
-      url_(HealthzUrl(options_.vip, options_.port)) {}
+      url_(HealthzUrl(options_.vip, options_.port)),
+      curl_(loop),
+      timer_(loop) {
+  boost::asio::post(io_, [this, life = std::weak_ptr<int>(life_)] {
+    if (!life.expired()) Probe();
+  });
+}
 
-bool VipHealthzCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
+VipHealthzCollector::~VipHealthzCollector() { life_.reset(); }
+
+void VipHealthzCollector::Probe() {
   HttpRequest request;
   request.url = url_;
   request.timeout = options_.timeout;
@@ -34,34 +45,64 @@ bool VipHealthzCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   if (client_) request.tls = client_->config().tls;
   if (options_.insecure) request.tls.insecure_skip_verify = true;
 
-  auto started = std::chrono::steady_clock::now();
-  HttpResponse response = HttpFetch(request);
-  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-  bool up = response.ok && response.status == 200 && Trimmed(response.body) == "ok";
-
-  std::string why;
-  if (!response.ok) {
-    why = response.error;
-  } else if (!up) {
-    why = url_ + ": HTTP " + std::to_string(response.status) + ": " +
-          Trimmed(response.body).substr(0, 200);
+  started_ = std::chrono::steady_clock::now();
+  kube::CurlLoop::Handlers handlers;
+  handlers.on_done = [this](HttpResponse response) { OnProbeDone(response); };
+  if (curl_.Start(request, std::move(handlers)) == 0) {
+    HttpResponse refused;
+    refused.error = url_ + ": libcurl refused the transfer";
+    OnProbeDone(refused);
   }
-  int previous = last_up_.exchange(up ? 1 : 0);
-  if (previous != (up ? 1 : 0)) {
+}
+
+void VipHealthzCollector::OnProbeDone(const HttpResponse& response) {
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
+  bool up = response.ok && response.status == 200 && Trimmed(response.body) == "ok";
+  if (last_up_ != (up ? 1 : 0)) {
     if (up) {
       LogInfo("VIP healthz ok", {{"url", url_}});
     } else {
+      std::string why = !response.ok ? response.error
+                                     : url_ + ": HTTP " + std::to_string(response.status) + ": " +
+                                           Trimmed(response.body).substr(0, 200);
       LogWarn("VIP healthz failed", {{"url", url_}, {"err", why}});
     }
+    last_up_ = up ? 1 : 0;
   }
+  {
+    std::lock_guard lock(mutex_);
+    last_ = Result{.known = true, .up = up, .seconds = took.count(), .timestamp = UnixNow()};
+  }
+  ScheduleNext();
+}
 
+void VipHealthzCollector::ScheduleNext() {
+  // Start to start, so the probes keep their pace; a probe that took longer than the
+  // interval (timeout > interval) is followed by the next one at once.
+  timer_.expires_at(started_ + options_.interval);
+  timer_.async_wait([this, life = std::weak_ptr<int>(life_)](const boost::system::error_code& ec) {
+    if (!ec && !life.expired()) Probe();
+  });
+}
+
+bool VipHealthzCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
+  Result last;
+  {
+    std::lock_guard lock(mutex_);
+    last = last_;
+  }
+  if (!last.known) return false;
   const Labels labels{{"vip", options_.vip}};
   out.push_back(GaugeFamily("kubevip_vip_healthz_up",
-                            "1 if https://<vip>:<port>/healthz answered ok within the deadline.",
-                            up ? 1 : 0, labels));
+                            "1 if https://<vip>:<port>/healthz answered ok within the deadline "
+                            "in the last probe.",
+                            last.up ? 1 : 0, labels));
   out.push_back(GaugeFamily("kubevip_vip_healthz_duration_seconds",
-                            "Duration of the VIP healthz probe.", took.count(), labels));
-  return up;
+                            "Duration of the last VIP healthz probe.", last.seconds, labels));
+  out.push_back(GaugeFamily("kubevip_vip_healthz_last_probe_timestamp_seconds",
+                            "When the last VIP healthz probe ended, in Unix seconds.",
+                            last.timestamp, labels));
+  return last.up;
 }
 
 }  // namespace kvip

@@ -1,14 +1,21 @@
 #pragma once
-// Probes https://<vip>:<port>/healthz at scrape time, as the seed did by hand with curl
-// before and after every upgrade step: kubevip_vip_healthz_up and its duration.
+// Probes https://<vip>:<port>/healthz in the background, as the seed did by hand with curl
+// before and after every upgrade step, and exposes the last result at scrape time:
+// kubevip_vip_healthz_up, its duration and when it ended. The probe runs on the daemon's
+// Asio loop through CurlLoop (libcurl multi-socket) every `interval`, so a scrape never
+// waits for the VIP and the API servers see one GET per interval per node, however often
+// the exporter is scraped.
 
-#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "collectors/collector.h"
 #include "kube/client.h"
+#include "kube/curl_loop.h"
 
 namespace kvip {
 
@@ -16,25 +23,54 @@ struct VipHealthzOptions {
   std::string vip;
   int port = 6443;
   std::chrono::milliseconds timeout{2000};
+  std::chrono::milliseconds interval{5000};  // --vip.healthz-interval: start to start
   bool insecure = false;  // --vip.healthz-insecure: do not verify the certificate
 };
 
 class VipHealthzCollector final : public Collector {
  public:
-  // `client` (may be null) supplies the CA and client certificate of the kubeconfig.
-  VipHealthzCollector(VipHealthzOptions options, std::shared_ptr<kube::Client> client);
+  // `client` (may be null) supplies the CA and client certificate of the kubeconfig. The
+  // first probe starts on the loop's first turn. Destroy on the loop's thread or after the
+  // loop stopped.
+  VipHealthzCollector(boost::asio::io_context& loop, VipHealthzOptions options,
+                      std::shared_ptr<kube::Client> client);
+  ~VipHealthzCollector() override;
+  VipHealthzCollector(const VipHealthzCollector&) = delete;
+  VipHealthzCollector& operator=(const VipHealthzCollector&) = delete;
 
   std::string_view Name() const override { return "vip_healthz"; }
-  // Succeeds when the probe answered "ok".
+  // The last probe's result (no I/O); succeeds when it answered "ok". Until the first
+  // probe ends it fails and exposes nothing (unknown is not down).
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
   const std::string& url() const { return url_; }
 
  private:
+  struct Result {
+    bool known = false;  // a probe has ended
+    bool up = false;
+    double seconds = 0;    // how long it took
+    double timestamp = 0;  // when it ended, Unix seconds
+  };
+
+  // Loop thread only.
+  void Probe();
+  void OnProbeDone(const HttpResponse& response);
+  void ScheduleNext();
+
+  boost::asio::io_context& io_;
   VipHealthzOptions options_;
   std::shared_ptr<kube::Client> client_;
   std::string url_;
-  std::atomic<int> last_up_{-1};  // -1 unknown; for logging changes only
+  kube::CurlLoop curl_;
+  boost::asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point started_{};  // loop thread: the probe's start
+  int last_up_ = -1;  // loop thread; -1 unknown; for logging changes only
+
+  mutable std::mutex mutex_;
+  Result last_;  // guarded by mutex_
+
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);  // handlers hold a weak_ptr
 };
 
 }  // namespace kvip

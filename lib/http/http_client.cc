@@ -74,7 +74,9 @@ HttpResponse HttpFetch(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // let libcurl decompress gzip
+  if (request.accept_compressed) {
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // let libcurl decompress gzip
+  }
   curl_easy_setopt(c, CURLOPT_USERAGENT, "kvip-exporter");
   if (request.method != "GET") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());

@@ -28,6 +28,9 @@ struct HttpRequest {
   TlsOptions tls;
   std::string method = "GET";
   std::string body;  // for POST/PUT/PATCH/DELETE
+  // Accept-Encoding: whatever libcurl can decompress (gzip, ...). Off for loopback peers,
+  // where compressing costs both ends CPU and saves nothing.
+  bool accept_compressed = true;
 };
 
 struct HttpResponse {

@@ -39,6 +39,7 @@ def test_version(exporter_bin):
     (["--no-such-flag"], "--no-such-flag"),
     (["--kubevip.scrape-timeout=0s"], "want a duration from 1ms to 60s"),
     (["--kubevip.scrape-timeout=2"], "Missing mandatory unit"),
+    (["--vip.healthz-interval=10ms"], "want a duration from 100ms to 3600s"),
 ])
 def test_bad_flag_prints_usage_and_exits_2(exporter_bin, argv, complaint):
     out = run(exporter_bin, *argv, check=False, timeout=30)

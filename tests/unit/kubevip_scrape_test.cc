@@ -70,6 +70,34 @@ class ScriptedHttpServer {
     std::lock_guard lock(mu_);
     stall_ = true;
   }
+  // Requests wait unanswered until Release(), which answers them with the scripted response.
+  void Hold() {
+    std::lock_guard lock(mu_);
+    hold_ = true;
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      hold_ = false;
+    }
+    asio::post(io_, [this] {
+      std::vector<std::shared_ptr<tcp::socket>> held;
+      {
+        std::lock_guard lock(mu_);
+        held.swap(held_);
+      }
+      for (auto& peer : held) Answer(peer);
+    });
+  }
+  std::string LastRequest() {
+    std::lock_guard lock(mu_);
+    return last_request_;
+  }
+  // Requests received so far (complete request headers).
+  size_t Requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
 
   // A URL on a port this server has bound but never listens on: connections to it are
   // refused, and no other process can take the port meanwhile.
@@ -88,21 +116,35 @@ class ScriptedHttpServer {
       asio::async_read_until(*peer, asio::dynamic_buffer(*request), "\r\n\r\n",
                              [this, peer, request](boost::system::error_code read_error, size_t) {
                                if (read_error) return;
-                               std::lock_guard lock(mu_);
+                               std::unique_lock lock(mu_);
+                               ++requests_;
+                               last_request_ = *request;
                                if (stall_) {
                                  stalled_.push_back(peer);  // keep it open, never answer
                                  return;
                                }
-                               auto bytes = std::make_shared<std::string>(response_);
-                               asio::async_write(*peer, asio::buffer(*bytes),
-                                                 [peer, bytes](boost::system::error_code, size_t) {
-                                                   boost::system::error_code ignored;
-                                                   peer->shutdown(tcp::socket::shutdown_both,
-                                                                  ignored);
-                                                 });
+                               if (hold_) {
+                                 held_.push_back(peer);  // answered by Release()
+                                 return;
+                               }
+                               lock.unlock();
+                               Answer(peer);
                              });
       Accept();
     });
+  }
+
+  void Answer(const std::shared_ptr<tcp::socket>& peer) {
+    std::shared_ptr<std::string> bytes;
+    {
+      std::lock_guard lock(mu_);
+      bytes = std::make_shared<std::string>(response_);
+    }
+    asio::async_write(*peer, asio::buffer(*bytes),
+                      [peer, bytes](boost::system::error_code, size_t) {
+                        boost::system::error_code ignored;
+                        peer->shutdown(tcp::socket::shutdown_both, ignored);
+                      });
   }
 
   asio::io_context io_;
@@ -111,6 +153,10 @@ class ScriptedHttpServer {
   std::mutex mu_;
   std::string response_;                               // guarded by mu_
   bool stall_ = false;                                 // guarded by mu_
+  bool hold_ = false;                                  // guarded by mu_
+  size_t requests_ = 0;                                // guarded by mu_
+  std::string last_request_;                           // guarded by mu_
+  std::vector<std::shared_ptr<tcp::socket>> held_;     // guarded by mu_
   std::vector<std::shared_ptr<tcp::socket>> stalled_;  // only touched on the io thread
   tcp::socket refusing_{io_};                          // only touched by the test
 };
@@ -204,6 +250,11 @@ TEST_F(KubeVipScrapeTest, UpWithReexportedFamilies) {
   ASSERT_TRUE(again.ok()) << again.error->ToString() << "\n" << text;
   EXPECT_EQ(again.families.size(), out.size());
   EXPECT_EQ(LogCount("kube-vip scrape ok"), 1u);
+
+  // The text format, uncompressed: kube-vip is on this node.
+  std::string request = server_.LastRequest();
+  EXPECT_NE(request.find("Accept: text/plain; version=0.0.4\r\n"), std::string::npos) << request;
+  EXPECT_EQ(request.find("Accept-Encoding"), std::string::npos) << request;
 }
 
 TEST_F(KubeVipScrapeTest, NoReexport) {
@@ -297,6 +348,76 @@ TEST_F(KubeVipScrapeTest, ConcurrentScrapesCountOneRestartOnce) {
   ASSERT_TRUE(collector.Collect(out));
   EXPECT_EQ(Value(out, "kubevip_process_restarts_total"), 1);
   EXPECT_EQ(LogCount("kube-vip scrape ok"), 1u);
+}
+
+// Polls condition() until it holds or the deadline passes.
+template <typename Condition>
+bool WaitFor(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+TEST_F(KubeVipScrapeTest, ConcurrentScrapesShareOneRequest) {
+  server_.RespondMetrics(KubeVipOutput());
+  KubeVipScrapeCollector collector(Options());
+  EXPECT_TRUE(collector.Blocking());
+  server_.Hold();
+  constexpr int kScrapes = 5;
+  std::vector<std::vector<MetricFamily>> outs(kScrapes);
+  std::vector<int> ups(kScrapes, -1);
+  std::vector<std::thread> threads;
+  auto scrape = [&](int i) { ups[i] = collector.Collect(outs[i]) ? 1 : 0; };
+  threads.emplace_back(scrape, 0);
+  ASSERT_TRUE(WaitFor([&] { return server_.Requests() == 1; }));
+  for (int i = 1; i < kScrapes; ++i) threads.emplace_back(scrape, i);
+  // Every later scrape waits for the request in flight instead of making its own.
+  ASSERT_TRUE(WaitFor([&] { return collector.sharing() == kScrapes - 1; }));
+  EXPECT_EQ(server_.Requests(), 1u);
+  server_.Release();
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_EQ(server_.Requests(), 1u);
+  EXPECT_EQ(collector.sharing(), 0u);
+  std::string first = prometheus::TextSerializer().Serialize(outs[0]);
+  for (int i = 0; i < kScrapes; ++i) {
+    EXPECT_EQ(ups[i], 1) << i;
+    EXPECT_EQ(Value(outs[i], "kubevip_up"), 1) << i;
+    EXPECT_EQ(Value(outs[i], "kubevip_go_goroutines"), 13) << i;
+    EXPECT_EQ(Value(outs[i], "kubevip_scrape_duration_seconds"),
+              Value(outs[0], "kubevip_scrape_duration_seconds"))
+        << i;  // the one request's duration
+    EXPECT_EQ(prometheus::TextSerializer().Serialize(outs[i]), first) << i;
+  }
+  EXPECT_EQ(LogCount("kube-vip scrape ok"), 1u);
+
+  // An answer is shared only while it is awaited, never cached: the next scrape asks again.
+  std::vector<MetricFamily> out;
+  EXPECT_TRUE(collector.Collect(out));
+  EXPECT_EQ(server_.Requests(), 2u);
+}
+
+TEST_F(KubeVipScrapeTest, ScrapesSharingAStalledRequestFailWithinTheDeadline) {
+  server_.Stall();
+  KubeVipScrapeOptions options = Options();
+  options.timeout = std::chrono::milliseconds(300);
+  KubeVipScrapeCollector collector(options);
+  std::vector<std::vector<MetricFamily>> outs(3);
+  std::vector<std::thread> threads;
+  auto begin = std::chrono::steady_clock::now();
+  threads.emplace_back([&] { EXPECT_FALSE(collector.Collect(outs[0])); });
+  ASSERT_TRUE(WaitFor([&] { return server_.Requests() == 1; }));
+  for (int i = 1; i < 3; ++i)
+    threads.emplace_back([&, i] { EXPECT_FALSE(collector.Collect(outs[i])); });
+  for (auto& thread : threads) thread.join();
+  // Each within its own deadline (300 ms after it began), plus scheduling slack.
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::milliseconds(1500));
+  for (const auto& out : outs) EXPECT_EQ(Value(out, "kubevip_up"), 0);
+  EXPECT_LE(server_.Requests(), 3u);
+  EXPECT_EQ(LogCount("kube-vip scrape failed"), 1u) << log_.str();
 }
 
 struct FailureCase {

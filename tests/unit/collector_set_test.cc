@@ -1,0 +1,185 @@
+#include "collectors/collector_set.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/metric_family.h"
+
+namespace kvip {
+namespace {
+
+using prometheus::MetricFamily;
+
+// A collector that records the thread it ran on; a blocking one can be held until released.
+class FakeCollector final : public Collector {
+ public:
+  FakeCollector(std::string name, bool blocking, bool success = true)
+      : name_(std::move(name)), blocking_(blocking), success_(success) {}
+
+  std::string_view Name() const override { return name_; }
+  bool Blocking() const override { return blocking_; }
+  bool Collect(std::vector<MetricFamily>& out) override {
+    std::unique_lock lock(mutex_);
+    thread_ = std::this_thread::get_id();
+    sequence_ = ++next_sequence_;
+    ++calls_;
+    entered_.notify_all();
+    entered_.wait(lock, [&] { return !held_; });
+    out.push_back(GaugeFamily(name_ + "_value", "test", 1));
+    return success_;
+  }
+
+  void Hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+  }
+  void Release() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    entered_.notify_all();
+  }
+  bool WaitEntered(int calls) {
+    std::unique_lock lock(mutex_);
+    return entered_.wait_for(lock, std::chrono::seconds(10), [&] { return calls_ >= calls; });
+  }
+  std::thread::id thread() const {
+    std::lock_guard lock(mutex_);
+    return thread_;
+  }
+  // Order in which collectors (of any instance) entered Collect().
+  int sequence() const {
+    std::lock_guard lock(mutex_);
+    return sequence_;
+  }
+
+ private:
+  const std::string name_;
+  const bool blocking_;
+  const bool success_;
+  mutable std::mutex mutex_;
+  std::condition_variable entered_;
+  bool held_ = false;  // guarded by mutex_
+  int calls_ = 0;      // guarded by mutex_
+  std::thread::id thread_;
+  int sequence_ = 0;  // guarded by mutex_
+  static inline std::atomic<int> next_sequence_{0};
+};
+
+std::map<std::string, double> ByCollector(const std::vector<MetricFamily>& out,
+                                          const std::string& family_name) {
+  std::map<std::string, double> values;
+  for (const auto& family : out) {
+    if (family.name != family_name) continue;
+    for (const auto& metric : family.metric) values[metric.label.at(0).value] = metric.gauge.value;
+  }
+  return values;
+}
+
+std::vector<std::string> Names(const std::vector<MetricFamily>& out) {
+  std::vector<std::string> names;
+  for (const auto& family : out) names.push_back(family.name);
+  return names;
+}
+
+TEST(CollectorSet, OnlyBlockingCollectorsButTheLastGetAThread) {
+  std::vector<CollectorPtr> collectors;
+  collectors.push_back(std::make_unique<FakeCollector>("memory_a", false));
+  collectors.push_back(std::make_unique<FakeCollector>("probe_a", true, false));
+  collectors.push_back(std::make_unique<FakeCollector>("memory_b", false));
+  collectors.push_back(std::make_unique<FakeCollector>("probe_b", true));
+  auto* memory_a = static_cast<FakeCollector*>(collectors[0].get());
+  auto* probe_a = static_cast<FakeCollector*>(collectors[1].get());
+  auto* memory_b = static_cast<FakeCollector*>(collectors[2].get());
+  auto* probe_b = static_cast<FakeCollector*>(collectors[3].get());
+  CollectorSet set(std::move(collectors));
+  set.AddStatic(GaugeFamily("static_info", "test", 1));
+
+  std::vector<MetricFamily> out = set.Collect();
+  EXPECT_EQ(memory_a->thread(), std::this_thread::get_id());
+  EXPECT_EQ(memory_b->thread(), std::this_thread::get_id());
+  EXPECT_EQ(probe_b->thread(), std::this_thread::get_id());  // the caller would only wait
+  EXPECT_NE(probe_a->thread(), std::this_thread::get_id());
+  EXPECT_NE(probe_a->thread(), std::thread::id());
+
+  // Families in collector order, whichever thread made them; then success and duration.
+  EXPECT_EQ(Names(out),
+            (std::vector<std::string>{
+                "static_info", "memory_a_value", "probe_a_value", "memory_b_value", "probe_b_value",
+                "kvip_exporter_collector_success", "kvip_exporter_collector_duration_seconds"}));
+  EXPECT_EQ(ByCollector(out, "kvip_exporter_collector_success"),
+            (std::map<std::string, double>{
+                {"memory_a", 1}, {"probe_a", 0}, {"memory_b", 1}, {"probe_b", 1}}));
+  auto durations = ByCollector(out, "kvip_exporter_collector_duration_seconds");
+  EXPECT_EQ(durations.size(), 4u);
+  for (const auto& [name, seconds] : durations) EXPECT_GE(seconds, 0) << name;
+}
+
+TEST(CollectorSet, ALoneBlockingCollectorRunsFirstOnTheCallingThread) {
+  std::vector<CollectorPtr> collectors;
+  collectors.push_back(std::make_unique<FakeCollector>("memory", false));
+  collectors.push_back(std::make_unique<FakeCollector>("probe", true));
+  auto* memory = static_cast<FakeCollector*>(collectors[0].get());
+  auto* probe = static_cast<FakeCollector*>(collectors[1].get());
+  CollectorSet set(std::move(collectors));
+  std::vector<MetricFamily> out = set.Collect();
+  EXPECT_EQ(probe->thread(), std::this_thread::get_id());
+  EXPECT_LT(probe->sequence(), memory->sequence());  // listed last, started first
+  EXPECT_EQ(ByCollector(out, "kvip_exporter_collector_success"),
+            (std::map<std::string, double>{{"memory", 1}, {"probe", 1}}));
+}
+
+TEST(CollectorSet, BlockingCollectorsRunInParallel) {
+  std::vector<CollectorPtr> collectors;
+  collectors.push_back(std::make_unique<FakeCollector>("probe_a", true));
+  collectors.push_back(std::make_unique<FakeCollector>("probe_b", true));
+  auto* probe_a = static_cast<FakeCollector*>(collectors[0].get());
+  auto* probe_b = static_cast<FakeCollector*>(collectors[1].get());
+  CollectorSet set(std::move(collectors));
+
+  // Each is held until both are inside Collect(): only parallel runs get there.
+  probe_a->Hold();
+  probe_b->Hold();
+  bool both_entered = false;
+  std::thread releaser([&] {
+    both_entered = probe_a->WaitEntered(1) && probe_b->WaitEntered(1);
+    probe_a->Release();
+    probe_b->Release();
+  });
+  std::vector<MetricFamily> out = set.Collect();
+  releaser.join();
+  EXPECT_TRUE(both_entered);
+  EXPECT_EQ(ByCollector(out, "kvip_exporter_collector_success"),
+            (std::map<std::string, double>{{"probe_a", 1}, {"probe_b", 1}}));
+}
+
+TEST(CollectorSet, DurationIsEachCollectorsOwnTime) {
+  std::vector<CollectorPtr> collectors;
+  collectors.push_back(std::make_unique<FakeCollector>("memory", false));
+  collectors.push_back(std::make_unique<FakeCollector>("probe", true));
+  auto* probe = static_cast<FakeCollector*>(collectors[1].get());
+  CollectorSet set(std::move(collectors));
+
+  probe->Hold();
+  std::thread releaser([&] {
+    if (!probe->WaitEntered(1)) return;
+    // Release only once the probe has been held a measurable time (a deadline, not a
+    // sleep: the wait ends as soon as 50 ms have passed).
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+    while (std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    probe->Release();
+  });
+  std::vector<MetricFamily> out = set.Collect();
+  releaser.join();
+  auto durations = ByCollector(out, "kvip_exporter_collector_duration_seconds");
+  EXPECT_GE(durations["probe"], 0.05);
+  EXPECT_LT(durations["memory"], 0.05);
+}
+
+}  // namespace
+}  // namespace kvip
