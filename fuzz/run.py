@@ -122,8 +122,11 @@ def main():
     env = dict(os.environ)
     # Leaks are findings; UBSan reports stop the run.
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:symbolize=1")
-    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:"
-                   f"suppressions={FUZZ / 'ubsan.supp'}")
+    # The suppressions (third-party UB, see fuzz/ubsan.supp) apply whatever the caller set:
+    # tools/test exports UBSAN_OPTIONS for the unit tests before it runs tools/fuzz-smoke.
+    env["UBSAN_OPTIONS"] = ":".join(filter(None, [
+        env.get("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
+        f"suppressions={FUZZ / 'ubsan.supp'}"]))
 
     print(f"{'target':<20} {'execs':>11} {'exec/s':>8} {'secs':>6} {'cov':>5} {'ft':>6} "
           f"{'new':>5} {'rss MB':>6}  result", flush=True)
