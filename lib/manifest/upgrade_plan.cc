@@ -85,7 +85,9 @@ std::string SerializeUpgradeState(const UpgradeState& state) {
 std::optional<UpgradeState> ParseUpgradeState(std::string_view json, const std::string& source,
                                               std::string& error) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
+  // Full precision: the timestamps must read back exactly as SerializeUpgradeState wrote them
+  // (RapidJSON's default number parsing can be off by an ulp).
+  doc.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     error = source + ": not a JSON object (a damaged state file; inspect and remove it)";
     return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -202,9 +203,13 @@ void ParseHeaders(const YAML::Node& node, WebConfig& config) {
                "Content-Security-Policy)");
         }
         std::string text = Scalar(value, field);
-        if (text.find_first_of("\r\n") != std::string::npos) {
-          Fail(field + ": must be a single line");
-        }
+        // RFC 9110 field values: visible characters, spaces and tabs. A CR or LF would split the
+        // response, a NUL cut it short in some clients.
+        bool printable = std::all_of(text.begin(), text.end(), [](char c) {
+          auto byte = static_cast<unsigned char>(c);
+          return byte == '\t' || (byte >= 0x20 && byte != 0x7f);
+        });
+        if (!printable) Fail(field + ": must be one line of printable text");
         if (text.empty()) return true;  // "unset if blank"
         bool ok = allowed->values.empty();
         for (std::string_view choice : allowed->values) ok = ok || choice == text;

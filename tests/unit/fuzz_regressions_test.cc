@@ -11,6 +11,8 @@
 
 #include "kube/lease.h"
 #include "manifest/manifest.h"
+#include "manifest/upgrade_plan.h"
+#include "web/web_config.h"
 
 namespace kvip {
 namespace {
@@ -70,6 +72,35 @@ TEST(FuzzRegressions, WatchErrorWithAHugeStatusCodeReadsAsNoCode) {
   ASSERT_TRUE(event) << error;
   EXPECT_EQ(event->error_code, 0);
   EXPECT_EQ(event->error_message, "too old");
+}
+
+// A web config header value holding NUL bytes was accepted and would have gone out in every
+// response; only CR and LF were refused. Found by fuzz_web_config.
+TEST(FuzzRegressions, HeaderValueWithControlCharactersIsRefused) {
+  auto result =
+      ParseWebConfig(Fixture("web_config", "header-value-with-nul-bytes"), "/etc/kvip/web.yml");
+  EXPECT_THAT(result.error, HasSubstr("must be one line of printable text"));
+  std::string with_nul("http_server_config:\n  headers:\n    X-Frame-Options: \"de\0ny\"\n", 60);
+  EXPECT_THAT(ParseWebConfig(with_nul, "web.yml").error,
+              HasSubstr("must be one line of printable text"));
+  EXPECT_EQ(ParseWebConfig("http_server_config:\n  headers:\n    Strict-Transport-Security: "
+                           "\"max-age=31536000;\tincludeSubDomains\"\n",
+                           "web.yml")
+                .error,
+            "");
+}
+
+// A state file timestamp written with 133 digits read back one ulp off after a write and a
+// re-read: RapidJSON's default number parsing is not exact. Found by fuzz_manifest_api_json.
+TEST(FuzzRegressions, UpgradeStateSurvivesAWriteAndAReread) {
+  std::string error;
+  auto state = manifest::ParseUpgradeState(
+      Fixture("manifest_api_json", "state-timestamp-with-133-digits"), "state.json", error);
+  ASSERT_TRUE(state) << error;
+  auto reread =
+      manifest::ParseUpgradeState(manifest::SerializeUpgradeState(*state), "state.json", error);
+  ASSERT_TRUE(reread) << error;
+  EXPECT_EQ(*reread, *state);
 }
 
 }  // namespace
