@@ -15,8 +15,12 @@
 #include <sstream>
 #include <thread>
 
+#include "web_test_util.h"
+
 namespace kvip {
 namespace {
+
+using testing::WaitFor;
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -348,17 +352,6 @@ TEST_F(KubeVipScrapeTest, ConcurrentScrapesCountOneRestartOnce) {
   ASSERT_TRUE(collector.Collect(out));
   EXPECT_EQ(Value(out, "kubevip_process_restarts_total"), 1);
   EXPECT_EQ(LogCount("kube-vip scrape ok"), 1u);
-}
-
-// Polls condition() until it holds or the deadline passes.
-template <typename Condition>
-bool WaitFor(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 TEST_F(KubeVipScrapeTest, ConcurrentScrapesShareOneRequest) {
