@@ -6,9 +6,13 @@ import pytest
 
 from testbed_fixture import LEASE_DURATION, NODES, holds_for, testbed, wait_for  # noqa: F401
 
-# A follower needs the lease duration at most once the leader stopped renewing; two
-# more seconds cover the retry period and the polls of this test on a busy machine.
-TAKEOVER = LEASE_DURATION + 2.0
+# A follower takes the lease once it has not seen it renewed for the lease duration. It
+# looks every retry period (1 s) stretched by client-go's JitterFactor 1.2, so up to 2.2 s:
+# once to see the last renewal and once after expiry. Worst case 5 + 2 x 2.2 = 9.4 s;
+# the rest covers the apiserver and this test's kubectl polls on a loaded 2-core machine
+# (a CI run took more than the 7 s this was before).
+RETRY_WAIT_MAX = 1.0 * (1 + 1.2)
+TAKEOVER = LEASE_DURATION + 2 * RETRY_WAIT_MAX + 3.0
 
 
 @pytest.fixture
