@@ -4,7 +4,7 @@ or endless body, a connection closed or reset without an answer, an answer dripp
 a time, an empty answer. Each in a private network namespace: the daemon does not crash,
 keeps answering its own /metrics, does not buffer the flood (RSS stays flat), says once and
 clearly what is wrong, and recovers when a real exporter takes the port. Also: SIGTERM while
-a scrape waits on such a peer exits cleanly within 1 s.
+a scrape waits on such a peer exits cleanly without waiting out the scrape.
 """
 import os
 import subprocess
@@ -150,18 +150,20 @@ def scrape_in_flight(netns):
     return bool(out.stdout.strip())
 
 
-def test_sigterm_during_a_scrape_exits_cleanly_within_a_second(netns, exporter_bin, tmp_path):
-    # The scrape waits on a peer that drips its answer; its deadline (5 s) is far away.
+def test_sigterm_during_a_scrape_exits_cleanly_without_waiting_for_it(netns, exporter_bin, tmp_path):
+    # The scrape waits on a peer that drips its answer; its deadline (30 s) is far away, so an
+    # exit that waited for it would show. The bound is not a speed target: a sanitizer build
+    # on a loaded 2-core machine takes a few seconds to exit.
     start_fake(netns, "drip")
-    exporter = Exporter(netns, exporter_bin, tmp_path / "exporter.log", scrape_timeout_s=5)
+    exporter = Exporter(netns, exporter_bin, tmp_path / "exporter.log", scrape_timeout_s=30)
     scrape = threading.Thread(
-        target=lambda: netns.run("curl", "-s", "--max-time", "10", f"http://{LISTEN}/metrics",
+        target=lambda: netns.run("curl", "-s", "--max-time", "40", f"http://{LISTEN}/metrics",
                                  check=False))
     scrape.start()
     wait_for(lambda: scrape_in_flight(netns), timeout=10, interval=0.02, what="a scrape in flight")
     started = time.monotonic()
     exporter.proc.terminate()
-    exporter.proc.wait(timeout=10)
+    exporter.proc.wait(timeout=40)
     seconds = time.monotonic() - started
     scrape.join()
     exporter.log.close()
@@ -170,5 +172,5 @@ def test_sigterm_during_a_scrape_exits_cleanly_within_a_second(netns, exporter_b
     for report in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
         assert report not in text, text[-4000:]
     assert 'msg="shutting down"' in text
-    assert seconds < 1.0, f"exit took {seconds:.2f}s after SIGTERM during a scrape"
+    assert seconds < 10.0, f"exit took {seconds:.2f}s after SIGTERM during a scrape"
     print(f"SIGTERM during a scrape: exit 0 in {seconds:.2f}s")

@@ -118,7 +118,7 @@ def test_1000_slow_clients_do_not_starve_a_scrape(netns, exporter_bin, tmp_path,
     assert exporter.poll() is None
 
 
-def test_sigterm_during_a_stuck_scrape_exits_within_a_second(netns, exporter_bin, tmp_path):
+def test_sigterm_during_a_stuck_scrape_exits_without_waiting_for_it(netns, exporter_bin, tmp_path):
     stalled = netns.popen(PYTHON, FAKES / "stalled_server.py", "127.0.0.1", "2112",
                           stdout=subprocess.PIPE, text=True)
     Lines(stalled).wait(lambda line: line == "ready", timeout=10, what="stalled kube-vip")
@@ -130,7 +130,9 @@ def test_sigterm_during_a_stuck_scrape_exits_within_a_second(netns, exporter_bin
              what="the scrape waiting on the stalled kube-vip")
 
     exporter.send_signal(signal.SIGTERM)
-    assert exporter.wait(timeout=1) == 0  # raises TimeoutExpired when slower than 1 s
+    # Well under the 30 s scrape timeout it would otherwise wait out; not a speed test
+    # (a sanitizer build on a loaded machine takes a while to exit).
+    assert exporter.wait(timeout=8) == 0  # raises TimeoutExpired when it waits for the scrape
     log = (tmp_path / "exporter.log").read_text()
     assert "shutting down" in log
     assert "exiting while a scrape is still collecting" in log
