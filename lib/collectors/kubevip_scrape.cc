@@ -124,7 +124,7 @@ bool IsOwnMetricName(std::string_view name) {
 KubeVipScrapeCollector::KubeVipScrapeCollector(KubeVipScrapeOptions options)
     : options_(std::move(options)) {}
 
-KubeVipScrapeCollector::Scrape KubeVipScrapeCollector::Fetch() const {
+KubeVipScrapeCollector::Scrape KubeVipScrapeCollector::Fetch() {
   Scrape scrape;
   HttpRequest request;
   request.url = options_.metrics_url;
@@ -134,7 +134,7 @@ KubeVipScrapeCollector::Scrape KubeVipScrapeCollector::Fetch() const {
   // kube-vip is on this node: gzip would cost it more than the text itself (about x1.7
   // instructions per answer, bench/results.md) and us an inflate, to save no network.
   request.accept_compressed = false;
-  HttpResponse response = HttpFetch(request);
+  HttpResponse response = session_.Fetch(request);
   if (!response.ok) {
     scrape.failure = ClassifyTransportError(response.error);
     std::string prefix = options_.metrics_url + ": ";

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "collectors/collector.h"
+#include "http/http_client.h"
 #include "promtext/parse.h"
 
 namespace kvip {
@@ -73,7 +74,7 @@ class KubeVipScrapeCollector final : public Collector {
     std::shared_ptr<Scrape> scrape;
     bool exclusive = false;  // no other call shares `scrape`: it may be moved from
   };
-  Scrape Fetch() const;
+  Scrape Fetch();
   // The answer of the request in flight, or of a new one this call makes.
   Answer FetchShared();
 
@@ -87,6 +88,10 @@ class KubeVipScrapeCollector final : public Collector {
   std::optional<double> last_start_time_;      // guarded by mu_
   uint64_t restarts_ = 0;                      // guarded by mu_
   std::optional<ScrapeFailure> last_failure_;  // guarded by mu_; unset before the first scrape
+
+  // Keeps the connection to kube-vip open between scrapes. Only the call that leads a
+  // flight uses it, and flights do not overlap.
+  HttpSession session_;
 
   mutable std::mutex flight_mu_;
   std::condition_variable flight_done_;

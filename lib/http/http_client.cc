@@ -54,17 +54,22 @@ void ApplyTls(void* curl_easy_handle, const TlsOptions& tls) {
     curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.client_key_file.c_str());
 }
 
-HttpResponse HttpFetch(const HttpRequest& request) {
+namespace {
+
+// Resets a handle's options (keeping its connection cache) when it goes out of scope, so a
+// kept handle holds no pointer into a finished request (error buffer, headers, body).
+struct ResetOnExit {
+  CURL* curl;
+  ~ResetOnExit() { curl_easy_reset(curl); }
+};
+
+// Sets up `c` (fresh or reset) for `request` and performs it.
+HttpResponse Perform(CURL* c, const HttpRequest& request) {
+  ResetOnExit reset{c};
   HttpResponse response;
-  CurlPtr curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) {
-    response.error = "cannot initialise libcurl";
-    return response;
-  }
   WriteState state{&response.body, request.max_body_bytes};
   char error_buffer[CURL_ERROR_SIZE] = {};
 
-  CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // we run on several threads
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
@@ -114,6 +119,28 @@ HttpResponse HttpFetch(const HttpRequest& request) {
   }
   response.ok = true;
   return response;
+}
+
+HttpResponse NoHandle() {
+  HttpResponse response;
+  response.error = "cannot initialise libcurl";
+  return response;
+}
+
+}  // namespace
+
+HttpResponse HttpFetch(const HttpRequest& request) {
+  CurlPtr curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return NoHandle();
+  return Perform(curl.get(), request);
+}
+
+HttpSession::HttpSession()
+    : curl_(curl_easy_init(), [](void* handle) { curl_easy_cleanup(handle); }) {}
+
+HttpResponse HttpSession::Fetch(const HttpRequest& request) {
+  if (!curl_) return NoHandle();
+  return Perform(curl_.get(), request);
 }
 
 }  // namespace kvip

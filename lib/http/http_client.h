@@ -3,6 +3,7 @@
 // size cap, so a stalled or hostile peer can cost a scrape at most `timeout`.
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +43,21 @@ struct HttpResponse {
   std::chrono::duration<double> elapsed{0};
 };
 
+// One request on a fresh connection.
 HttpResponse HttpFetch(const HttpRequest& request);
+
+// A libcurl handle kept between requests, so the peer's keep-alive connection is reused
+// (no TCP handshake and no new server-side connection per request). A reused connection
+// the peer has closed meanwhile is detected and replaced by libcurl. Not thread safe:
+// one request at a time.
+class HttpSession {
+ public:
+  HttpSession();
+  HttpResponse Fetch(const HttpRequest& request);
+
+ private:
+  std::unique_ptr<void, void (*)(void*)> curl_;
+};
 
 // Sets `tls` on a libcurl easy handle; shared by HttpFetch and the kube client's streaming
 // requests so both verify servers the same way.

@@ -56,11 +56,24 @@ class ScriptedHttpServer {
   }
 
   void Respond(int status, const std::string& content_type, const std::string& body) {
+    bool keep_alive = false;
+    {
+      std::lock_guard lock(mu_);
+      keep_alive = keep_alive_;
+    }
     std::string response = "HTTP/1.1 " + std::to_string(status) +
                            " X\r\nContent-Type: " + content_type +
                            "\r\nContent-Length: " + std::to_string(body.size()) +
-                           "\r\nConnection: close\r\n\r\n" + body;
+                           (keep_alive ? "" : "\r\nConnection: close") + "\r\n\r\n" + body;
     RespondRaw(response);
+  }
+  // From now on answers without "Connection: close"; `serve_more` keeps reading requests on
+  // the connection afterwards, as Go's net/http does. Without it the connection is closed
+  // after the answer although the client was told it may reuse it.
+  void KeepAlive(bool serve_more) {
+    std::lock_guard lock(mu_);
+    keep_alive_ = true;
+    serve_more_ = serve_more;
   }
   void RespondMetrics(const std::string& body) {
     Respond(200, "text/plain; version=0.0.4; charset=utf-8", body);
@@ -102,6 +115,11 @@ class ScriptedHttpServer {
     std::lock_guard lock(mu_);
     return requests_;
   }
+  // Connections accepted so far.
+  size_t Connections() {
+    std::lock_guard lock(mu_);
+    return connections_;
+  }
 
   // A URL on a port this server has bound but never listens on: connections to it are
   // refused, and no other process can take the port meanwhile.
@@ -115,37 +133,47 @@ class ScriptedHttpServer {
   void Accept() {
     acceptor_.async_accept([this](boost::system::error_code error, tcp::socket socket) {
       if (error) return;
-      auto peer = std::make_shared<tcp::socket>(std::move(socket));
-      auto request = std::make_shared<std::string>();
-      asio::async_read_until(*peer, asio::dynamic_buffer(*request), "\r\n\r\n",
-                             [this, peer, request](boost::system::error_code read_error, size_t) {
-                               if (read_error) return;
-                               std::unique_lock lock(mu_);
-                               ++requests_;
-                               last_request_ = *request;
-                               if (stall_) {
-                                 stalled_.push_back(peer);  // keep it open, never answer
-                                 return;
-                               }
-                               if (hold_) {
-                                 held_.push_back(peer);  // answered by Release()
-                                 return;
-                               }
-                               lock.unlock();
-                               Answer(peer);
-                             });
+      {
+        std::lock_guard lock(mu_);
+        ++connections_;
+      }
+      ReadRequest(std::make_shared<tcp::socket>(std::move(socket)));
       Accept();
     });
   }
 
+  void ReadRequest(const std::shared_ptr<tcp::socket>& peer) {
+    auto request = std::make_shared<std::string>();
+    asio::async_read_until(*peer, asio::dynamic_buffer(*request), "\r\n\r\n",
+                           [this, peer, request](boost::system::error_code read_error, size_t) {
+                             if (read_error) return;
+                             std::unique_lock lock(mu_);
+                             ++requests_;
+                             last_request_ = *request;
+                             if (stall_) {
+                               stalled_.push_back(peer);  // keep it open, never answer
+                               return;
+                             }
+                             if (hold_) {
+                               held_.push_back(peer);  // answered by Release()
+                               return;
+                             }
+                             lock.unlock();
+                             Answer(peer);
+                           });
+  }
+
   void Answer(const std::shared_ptr<tcp::socket>& peer) {
     std::shared_ptr<std::string> bytes;
+    bool serve_more = false;
     {
       std::lock_guard lock(mu_);
       bytes = std::make_shared<std::string>(response_);
+      serve_more = serve_more_;
     }
     asio::async_write(*peer, asio::buffer(*bytes),
-                      [peer, bytes](boost::system::error_code, size_t) {
+                      [this, peer, bytes, serve_more](boost::system::error_code error, size_t) {
+                        if (!error && serve_more) return ReadRequest(peer);
                         boost::system::error_code ignored;
                         peer->shutdown(tcp::socket::shutdown_both, ignored);
                       });
@@ -158,7 +186,10 @@ class ScriptedHttpServer {
   std::string response_;                               // guarded by mu_
   bool stall_ = false;                                 // guarded by mu_
   bool hold_ = false;                                  // guarded by mu_
+  bool keep_alive_ = false;                            // guarded by mu_
+  bool serve_more_ = false;                            // guarded by mu_
   size_t requests_ = 0;                                // guarded by mu_
+  size_t connections_ = 0;                             // guarded by mu_
   std::string last_request_;                           // guarded by mu_
   std::vector<std::shared_ptr<tcp::socket>> held_;     // guarded by mu_
   std::vector<std::shared_ptr<tcp::socket>> stalled_;  // only touched on the io thread
@@ -259,6 +290,34 @@ TEST_F(KubeVipScrapeTest, UpWithReexportedFamilies) {
   std::string request = server_.LastRequest();
   EXPECT_NE(request.find("Accept: text/plain; version=0.0.4\r\n"), std::string::npos) << request;
   EXPECT_EQ(request.find("Accept-Encoding"), std::string::npos) << request;
+}
+
+TEST_F(KubeVipScrapeTest, ReusesTheConnectionToKubeVip) {
+  server_.KeepAlive(/*serve_more=*/true);
+  server_.RespondMetrics(KubeVipOutput());
+  KubeVipScrapeCollector collector(Options());
+  for (int i = 0; i < 3; ++i) {
+    std::vector<MetricFamily> out;
+    ASSERT_TRUE(collector.Collect(out));
+    EXPECT_EQ(Value(out, "kubevip_up"), 1);
+  }
+  EXPECT_EQ(server_.Requests(), 3u);
+  EXPECT_EQ(server_.Connections(), 1u);
+}
+
+TEST_F(KubeVipScrapeTest, AKeptConnectionThePeerClosedIsReplaced) {
+  // As when kube-vip restarts or closes an idle connection between two scrapes.
+  server_.KeepAlive(/*serve_more=*/false);
+  server_.RespondMetrics(KubeVipOutput());
+  KubeVipScrapeCollector collector(Options());
+  for (int i = 0; i < 3; ++i) {
+    std::vector<MetricFamily> out;
+    ASSERT_TRUE(collector.Collect(out));
+    EXPECT_EQ(Value(out, "kubevip_up"), 1) << "scrape " << i;
+  }
+  EXPECT_EQ(server_.Requests(), 3u);
+  EXPECT_EQ(server_.Connections(), 3u);
+  EXPECT_EQ(LogCount("kube-vip scrape failed"), 0u);
 }
 
 TEST_F(KubeVipScrapeTest, NoReexport) {
