@@ -364,8 +364,8 @@ def targets_section(r):
                      "share one request); every collector runs on the response's thread, none on a thread "
                      "of its own")
         else:
-            limit = ("each scrape includes a synchronous scrape of kube-vip (the stand-in's latency, a new "
-                     "loopback connection each time; concurrent scrapes share one request) and the web server "
+            limit = ("each scrape includes a synchronous scrape of kube-vip (the stand-in's latency, over a "
+                     "kept-alive loopback connection; concurrent scrapes share one request) and the web server "
                      "starts a thread per response: more wake-ups to wait for on a loaded CPU than "
                      "node_exporter's goroutines; the collectors already run on that thread, none on one of "
                      "its own; fewer instructions than node_exporter (see callgrind)")
