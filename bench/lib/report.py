@@ -368,7 +368,7 @@ def targets_section(r):
                      "a kept-alive loopback connection; concurrent scrapes share one request): that answer is "
                      "most of the gap. Our own work is smaller than node_exporter's (see callgrind), and the "
                      "thread the web server starts per response costs about what handing it to a pooled "
-                     "thread would (measured on this machine: 37 vs 48 µs p50, 90-110 vs 75-80 µs p99)")
+                     "thread would (bench/lib/thread_handoff.cc on this machine: 30-40 vs 43-48 µs p50, 57-112 vs 60-80 µs p99)")
         rows.append(["/metrics p99 ≤ node_exporter's at 200 req/s",
                      f"{ms(k, 2)} vs {ms(n, 2)} ms (stand-in alone {ms(s, 2)} ms)", verdict(k <= n), limit])
     d = tb.get("detection", {})
