@@ -31,7 +31,8 @@ def exporter_bin():
 def wait_for(condition, timeout=10.0, interval=0.05, what="condition"):
     """Polls condition() until it returns a truthy value; returns that value.
 
-    Fails the test with `what` and the last value seen when the deadline passes.
+    Fails the test with `what` (a string, or a callable giving one then, e.g. the state the
+    condition saw last) and the last value seen when the deadline passes.
     """
     deadline = time.monotonic() + timeout
     last = None
@@ -43,6 +44,7 @@ def wait_for(condition, timeout=10.0, interval=0.05, what="condition"):
         if last and not isinstance(last, Exception):
             return last
         if time.monotonic() >= deadline:
+            what = what() if callable(what) else what
             pytest.fail(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
         time.sleep(interval)
 

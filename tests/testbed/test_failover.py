@@ -24,6 +24,26 @@ def settled(testbed):
     testbed.wait_settled()
 
 
+def wait_converged(tb, via, expected, timeout, what):
+    """Waits for exactly one VIP holder that also holds the lease (read through `via`); returns it.
+
+    Under load a new holder can miss a renewal (renew deadline 3 s) and leadership moves on
+    again. The cluster is still right, so the holder may differ from `expected`; that is printed.
+    """
+    seen = {}
+    start = time.monotonic()
+
+    def converged():
+        vip, lease = tb.vip_holders(), tb.lease_holder(via)
+        seen.update(vip=vip, lease=lease, after_s=round(time.monotonic() - start, 1))
+        return len(vip) == 1 and lease == f"k8s-{vip[0]}" and vip[0]
+
+    holder = wait_for(converged, timeout=timeout, interval=0.2, what=lambda: f"{what}; last seen {seen}")
+    if holder != expected:
+        print(f"leadership moved on after {what}: {expected} -> {holder}")
+    return holder
+
+
 def new_leader(tb, old):
     holder = tb.lease_holder()
     return holder and holder != f"k8s-{old}" and holder.removeprefix("k8s-")
@@ -67,8 +87,8 @@ def test_a_leader_that_cannot_clean_up_leaves_two_vip_holders_until_healed(settl
     # The stale VIP stays: nothing runs on the old leader that could remove it.
     holds_for(lambda: sorted(tb.vip_holders()) == both, LEASE_DURATION, what="two VIP holders")
     tb.tool("heal", old)
-    wait_for(lambda: tb.vip_holders() == [new], timeout=60, what=f"the stale VIP gone from {old}")
-    assert tb.lease_holder() == f"k8s-{new}"
+    via = next(n for n in NODES if n not in (old, new))
+    wait_converged(tb, via, new, timeout=60, what=f"the stale VIP gone from {old} after the heal")
 
 
 def test_a_frozen_apiserver_moves_the_vip(settled):
@@ -92,7 +112,8 @@ def test_link_down_moves_the_vip(settled):
     holder = lambda: (tb.lease_holder(via) or "").removeprefix("k8s-")  # noqa: E731
     new = wait_for(lambda: holder() not in ("", old) and holder(), timeout=TAKEOVER + 5,
                    what="a new lease holder")
-    assert new in tb.vip_holders()
+    wait_for(lambda: new in tb.vip_holders(), timeout=10, what=f"the VIP on {new}")
     tb.tool("heal", old)
-    wait_for(lambda: tb.vip_holders() == [new] and tb.lease_holder() == f"k8s-{new}", timeout=60,
-             what=f"one VIP holder ({new}) after the link is back")
+    # The lease is read through `via`: the old leader's API server lost etcd with its link and
+    # may take a while to reconnect; that is not what this test is about.
+    wait_converged(tb, via, new, timeout=60, what="the link is back")
