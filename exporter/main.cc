@@ -79,6 +79,14 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
   app.add_option("--vip.address", o.vip_address, "The VIP (default: the manifest's address).");
   app.add_option("--vip.interface", o.vip_interface,
                  "Interface the VIP lives on (default: the manifest's vip_interface, else eno1).");
+  app.add_flag("--vip.arp-probe", o.vip_arp_probe,
+               "Send an ARP probe / neighbour solicitation for the VIP every interval and record "
+               "every MAC that answers, and count gratuitous ARPs (needs CAP_NET_RAW).");
+  AddDurationOption(app, "--vip.arp-probe-interval", o.vip_arp_probe_interval,
+                    "Interval between ARP/NDP probes, also the window in which answers count.", 100,
+                    3600000, "100ms to 1h");
+  app.add_flag("!--no-vip.neighbor", o.vip_neighbor,
+               "Do not export the interface's MAC and the VIP's neighbour (ARP/NDP) entry.");
   app.add_flag("!--no-vip.healthz", o.vip_healthz, "Do not probe https://<vip>:6443/healthz.");
   app.add_flag("--vip.healthz-insecure", o.vip_healthz_insecure,
                "Do not verify the API server certificate when probing the VIP.");

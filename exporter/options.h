@@ -23,6 +23,9 @@ struct ServeOptions {
   std::string vip_address;
   std::string vip_interface;  // default eno1
   bool vip_healthz = true;
+  bool vip_arp_probe = false;  // needs CAP_NET_RAW
+  std::chrono::milliseconds vip_arp_probe_interval{2000};
+  bool vip_neighbor = true;  // the VIP's neighbour entry and the interface's MAC (netlink)
   bool vip_healthz_insecure = false;
   int vip_healthz_port = 0;  // 0: the manifest's `port` env, else 6443
   std::chrono::milliseconds vip_healthz_timeout{2000};

@@ -14,7 +14,9 @@
 #include "collectors/lease_watch.h"
 #include "collectors/manifest.h"
 #include "collectors/process.h"
+#include "collectors/vip_arp_probe.h"
 #include "collectors/vip_healthz.h"
+#include "collectors/vip_neighbor.h"
 #include "collectors/vip_netlink.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
@@ -103,6 +105,14 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
   if (!options.kubevip_manifest.empty())
     collectors.push_back(std::make_unique<ManifestCollector>(options.kubevip_manifest));
   collectors.push_back(std::make_unique<VipNetlinkCollector>(loop, e.vip_address, e.vip_interface));
+  if (options.vip_neighbor) {
+    collectors.push_back(
+        std::make_unique<VipNeighborCollector>(loop, e.vip_address, e.vip_interface));
+  }
+  if (options.vip_arp_probe) {
+    collectors.push_back(std::make_unique<VipArpProbeCollector>(
+        loop, VipArpProbeOptions{e.vip_address, e.vip_interface, options.vip_arp_probe_interval}));
+  }
   if (options.kubevip_log) {
     collectors.push_back(std::make_unique<KubeVipLogCollector>(loop, options.kubevip_log_path));
   }

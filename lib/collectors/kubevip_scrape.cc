@@ -16,7 +16,7 @@ constexpr std::string_view kPrefix = "kubevip_";
 
 // Every kubevip_* family of the metric contract (docs/metrics.md), whichever collector
 // produces it. A unit test keeps this list in step with the document.
-constexpr std::array<std::string_view, 26> kOwnMetricNames = {
+constexpr std::array<std::string_view, 36> kOwnMetricNames = {
     "kubevip_up",
     "kubevip_scrape_duration_seconds",
     "kubevip_process_start_time_seconds",
@@ -25,6 +25,16 @@ constexpr std::array<std::string_view, 26> kOwnMetricNames = {
     "kubevip_vip_bound",
     "kubevip_interface_up",
     "kubevip_vip_last_change_timestamp_seconds",
+    "kubevip_interface_info",
+    "kubevip_vip_neighbor_info",
+    "kubevip_vip_neighbor_last_change_timestamp_seconds",
+    "kubevip_vip_arp_probe_up",
+    "kubevip_vip_arp_probes_total",
+    "kubevip_vip_arp_responders",
+    "kubevip_vip_arp_responder_info",
+    "kubevip_vip_gratuitous_arps_total",
+    "kubevip_vip_gratuitous_arp_last_timestamp_seconds",
+    "kubevip_vip_arp_malformed_frames_total",
     "kubevip_is_leader",
     "kubevip_lease_holder_info",
     "kubevip_lease_age_seconds",

@@ -5,16 +5,13 @@
 // (ENOBUFS). The loop updates the state; Collect only reads a snapshot of it.
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "collectors/collector.h"
+#include "collectors/route_subscription.h"
 #include "netlink/ip_address.h"
-#include "netlink/route_socket.h"
 #include "netlink/vip_tracker.h"
 
 namespace kvip {
@@ -25,7 +22,6 @@ class VipNetlinkCollector final : public Collector {
   // before returning, so the first scrape already has kernel truth; failures are logged
   // and retried on the loop, and Collect reports them.
   VipNetlinkCollector(boost::asio::io_context& loop, std::string vip, std::string interface);
-  ~VipNetlinkCollector() override;
 
   std::string_view Name() const override { return "vip_netlink"; }
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
@@ -40,28 +36,19 @@ class VipNetlinkCollector final : public Collector {
     double last_change_seconds = 0;
   };
 
-  // Everything below runs on the loop thread (or in the constructor, before the loop runs).
-  void Subscribe();
-  bool Resync();
-  void WaitForEvents();
-  void OnReadable();
-  void Fail(const netlink::NetlinkError& error);
+  // Runs on the loop thread (or in the constructor, before the loop runs).
   void Publish();
 
   const std::string vip_text_;
   const std::string interface_;
   const std::optional<netlink::IpAddress> vip_;
   netlink::VipTracker tracker_;
-  std::optional<netlink::RouteEventSocket> events_;
-  // A view of events_'s descriptor for readiness only: released, never closed, by us.
-  boost::asio::posix::stream_descriptor watcher_;
-  boost::asio::steady_timer retry_timer_;
-  std::uint64_t resyncs_ = 0;
   bool published_ = false;
-  std::string last_error_;  // logged once until it changes or netlink recovers
 
   mutable std::mutex mutex_;
   Snapshot snapshot_;
+  // Last: its handlers use everything above.
+  RouteSubscription subscription_;
 };
 
 }  // namespace kvip

@@ -3,6 +3,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -50,6 +51,7 @@ bool ParseLink(const nlmsghdr* header, ParsedDatagram& out) {
     return false;
   }
   const auto* info = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(header));
+  static_assert(IFLA_ADDRESS < IFLA_IFNAME);
   AttributeTable<IFLA_IFNAME> table;
   if (!CollectAttributes(header, sizeof(ifinfomsg), table)) {
     out.malformed = "link message with malformed attributes";
@@ -64,6 +66,7 @@ bool ParseLink(const nlmsghdr* header, ParsedDatagram& out) {
     const char* text = reinterpret_cast<const char*>(bytes.data());
     link.name.assign(text, strnlen(text, bytes.size()));
   }
+  if (const nlattr* mac = table.by_type[IFLA_ADDRESS]) link.mac = FormatMac(Payload(mac));
   out.events.emplace_back(std::move(link));
   return true;
 }
@@ -100,6 +103,33 @@ bool ParseAddress(const nlmsghdr* header, ParsedDatagram& out) {
   }
   out.events.emplace_back(AddressEvent{header->nlmsg_type == RTM_DELADDR, info->ifa_index, *address,
                                        info->ifa_prefixlen, flags});
+  return true;
+}
+
+bool ParseNeighbor(const nlmsghdr* header, ParsedDatagram& out) {
+  if (mnl_nlmsg_get_payload_len(header) < sizeof(ndmsg)) {
+    out.malformed = "neighbour message shorter than ndmsg";
+    return false;
+  }
+  const auto* info = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(header));
+  if (info->ndm_family != AF_INET && info->ndm_family != AF_INET6) return true;
+  AttributeTable<NDA_LLADDR> table;
+  if (!CollectAttributes(header, sizeof(ndmsg), table)) {
+    out.malformed = "neighbour message with malformed attributes";
+    return false;
+  }
+  const nlattr* destination = table.by_type[NDA_DST];
+  if (!destination) return true;  // proxy and bridge entries carry none for IP
+  auto address = IpAddress::FromBytes(info->ndm_family, Payload(destination));
+  if (!address) {
+    out.malformed = "NDA_DST of the wrong length for its family";
+    return false;
+  }
+  std::string mac;
+  if (const nlattr* lladdr = table.by_type[NDA_LLADDR]) mac = FormatMac(Payload(lladdr));
+  out.events.emplace_back(NeighborEvent{header->nlmsg_type == RTM_DELNEIGH,
+                                        static_cast<uint32_t>(info->ndm_ifindex), *address,
+                                        std::move(mac), info->ndm_state});
   return true;
 }
 
@@ -159,6 +189,10 @@ ParsedDatagram ParseRouteDatagram(std::span<const std::byte> datagram) {
       case RTM_DELADDR:
         if (!ParseAddress(header, out)) return out;
         break;
+      case RTM_NEWNEIGH:
+      case RTM_DELNEIGH:
+        if (!ParseNeighbor(header, out)) return out;
+        break;
       default:
         break;
     }
@@ -167,6 +201,30 @@ ParsedDatagram ParseRouteDatagram(std::span<const std::byte> datagram) {
     remaining -= step;
   }
   return out;
+}
+
+std::string FormatMac(std::span<const std::byte> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text;
+  for (std::byte b : bytes) {
+    if (!text.empty()) text += ':';
+    auto value = std::to_integer<unsigned>(b);
+    text += kHex[value >> 4];
+    text += kHex[value & 0xf];
+  }
+  return text;
+}
+
+std::string NeighborStateName(std::uint16_t state) {
+  // One bit is set in practice; the most telling one wins if several are.
+  static constexpr std::pair<std::uint16_t, const char*> kNames[] = {
+      {NUD_PERMANENT, "permanent"}, {NUD_NOARP, "noarp"},          {NUD_REACHABLE, "reachable"},
+      {NUD_STALE, "stale"},         {NUD_DELAY, "delay"},          {NUD_PROBE, "probe"},
+      {NUD_FAILED, "failed"},       {NUD_INCOMPLETE, "incomplete"}};
+  for (const auto& [bit, name] : kNames) {
+    if (state & bit) return name;
+  }
+  return "none";
 }
 
 }  // namespace kvip::netlink

@@ -1,6 +1,6 @@
 #pragma once
-// rtnetlink link and address messages as plain values. Parsing is split from socket I/O so
-// it can be tested on byte buffers; nothing here touches the kernel.
+// rtnetlink link, address and neighbour messages as plain values. Parsing is split from socket I/O
+// so it can be tested on byte buffers; nothing here touches the kernel.
 
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +19,7 @@ struct LinkEvent {
   std::uint32_t index = 0;
   std::string name;
   std::uint32_t flags = 0;  // IFF_*
+  std::string mac;          // IFLA_ADDRESS as "aa:bb:cc:dd:ee:ff"; empty when the link has none
 };
 
 // RTM_NEWADDR / RTM_DELADDR.
@@ -30,7 +31,16 @@ struct AddressEvent {
   std::uint32_t flags = 0;  // IFA_F_*, from IFA_FLAGS when present
 };
 
-using RouteEvent = std::variant<LinkEvent, AddressEvent>;
+// RTM_NEWNEIGH / RTM_DELNEIGH: one neighbour (ARP or NDP) cache entry.
+struct NeighborEvent {
+  bool removed = false;
+  std::uint32_t index = 0;
+  IpAddress address;
+  std::string mac;          // NDA_LLADDR; empty while unresolved (incomplete, failed)
+  std::uint16_t state = 0;  // NUD_*
+};
+
+using RouteEvent = std::variant<LinkEvent, AddressEvent, NeighborEvent>;
 
 // What one datagram held.
 struct ParsedDatagram {
@@ -41,8 +51,14 @@ struct ParsedDatagram {
   std::string malformed;     // what was wrong when the bytes are not valid netlink
 };
 
-// Parses every netlink message in one datagram. Message types other than link and address
-// are skipped; address families other than IPv4/IPv6 too.
+// Parses every netlink message in one datagram. Message types other than link, address and
+// neighbour are skipped; address families other than IPv4/IPv6 too.
 ParsedDatagram ParseRouteDatagram(std::span<const std::byte> datagram);
+
+// A link-layer address as lower-case colon-separated hex ("" for none).
+std::string FormatMac(std::span<const std::byte> bytes);
+
+// NUD_* state as `ip neigh` names it ("reachable", "stale", ...; "none" for 0).
+std::string NeighborStateName(std::uint16_t state);
 
 }  // namespace kvip::netlink

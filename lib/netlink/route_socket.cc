@@ -1,6 +1,7 @@
 #include "netlink/route_socket.h"
 
 #include <libmnl/libmnl.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
@@ -50,13 +51,15 @@ std::variant<std::vector<RouteEvent>, NetlinkError> DumpOnce(int fd, uint16_t ty
                                                              size_t header_size, uint32_t seq,
                                                              Clock::time_point deadline,
                                                              bool& interrupted) {
-  const char* what = type == RTM_GETLINK ? "dump links" : "dump addresses";
+  const char* what = type == RTM_GETLINK    ? "dump links"
+                     : type == RTM_GETNEIGH ? "dump neighbours"
+                                            : "dump addresses";
   alignas(nlmsghdr) std::byte request[256] = {};
   nlmsghdr* header = mnl_nlmsg_put_header(request);
   header->nlmsg_type = type;
   header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   header->nlmsg_seq = seq;
-  // Zeroed ifinfomsg/ifaddrmsg: family AF_UNSPEC, so every family and interface.
+  // Zeroed ifinfomsg/ifaddrmsg/ndmsg: family AF_UNSPEC, so every family and interface.
   mnl_nlmsg_put_extra_header(header, header_size);
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
@@ -95,12 +98,36 @@ std::variant<std::vector<RouteEvent>, NetlinkError> DumpOnce(int fd, uint16_t ty
   }
 }
 
+// Dumps every link, then the table `second` (addresses or neighbours), in that order.
+std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAnd(
+    uint16_t second, size_t second_header, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (int attempt = 1;; ++attempt) {
+    auto fd = OpenRouteSocket(0);
+    if (auto* error = std::get_if<NetlinkError>(&fd)) return std::move(*error);
+    int socket_fd = std::get<UniqueFd>(fd).get();
+    bool interrupted = false;
+    auto links = DumpOnce(socket_fd, RTM_GETLINK, sizeof(ifinfomsg), 1, deadline, interrupted);
+    if (auto* error = std::get_if<NetlinkError>(&links)) return std::move(*error);
+    auto rest = DumpOnce(socket_fd, second, second_header, 2, deadline, interrupted);
+    if (auto* error = std::get_if<NetlinkError>(&rest)) return std::move(*error);
+    // An interrupted dump raced with a change. The caller subscribes before dumping, so
+    // that change's event follows and heals it; a clean dump is still nicer, so retry a bit.
+    if (interrupted && attempt < kDumpAttempts) continue;
+    auto& events = std::get<std::vector<RouteEvent>>(links);
+    for (auto& event : std::get<std::vector<RouteEvent>>(rest)) events.push_back(std::move(event));
+    return std::move(events);
+  }
+}
+
 }  // namespace
 
 RouteEventSocket::RouteEventSocket(UniqueFd fd) : fd_(std::move(fd)), buffer_(kDatagramBytes) {}
 
-std::variant<RouteEventSocket, NetlinkError> RouteEventSocket::Open() {
-  auto fd = OpenRouteSocket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
+std::variant<RouteEventSocket, NetlinkError> RouteEventSocket::Open(Subscription subscription) {
+  auto fd = OpenRouteSocket(subscription == Subscription::kLinksAndNeighbors
+                                ? RTMGRP_LINK | RTMGRP_NEIGH
+                                : RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
   if (auto* error = std::get_if<NetlinkError>(&fd)) return std::move(*error);
   return RouteEventSocket(std::move(std::get<UniqueFd>(fd)));
 }
@@ -124,25 +151,12 @@ Received RouteEventSocket::Receive() {
 
 std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAndAddresses(
     std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (int attempt = 1;; ++attempt) {
-    auto fd = OpenRouteSocket(0);
-    if (auto* error = std::get_if<NetlinkError>(&fd)) return std::move(*error);
-    int socket_fd = std::get<UniqueFd>(fd).get();
-    bool interrupted = false;
-    auto links = DumpOnce(socket_fd, RTM_GETLINK, sizeof(ifinfomsg), 1, deadline, interrupted);
-    if (auto* error = std::get_if<NetlinkError>(&links)) return std::move(*error);
-    auto addresses = DumpOnce(socket_fd, RTM_GETADDR, sizeof(ifaddrmsg), 2, deadline, interrupted);
-    if (auto* error = std::get_if<NetlinkError>(&addresses)) return std::move(*error);
-    // An interrupted dump raced with a change. The caller subscribes before dumping, so
-    // that change's event follows and heals it; a clean dump is still nicer, so retry a bit.
-    if (interrupted && attempt < kDumpAttempts) continue;
-    auto& events = std::get<std::vector<RouteEvent>>(links);
-    for (auto& event : std::get<std::vector<RouteEvent>>(addresses)) {
-      events.push_back(std::move(event));
-    }
-    return std::move(events);
-  }
+  return DumpLinksAnd(RTM_GETADDR, sizeof(ifaddrmsg), timeout);
+}
+
+std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAndNeighbors(
+    std::chrono::milliseconds timeout) {
+  return DumpLinksAnd(RTM_GETNEIGH, sizeof(ndmsg), timeout);
 }
 
 }  // namespace kvip::netlink

@@ -1,6 +1,7 @@
 #pragma once
-// A NETLINK_ROUTE socket subscribed to link and address changes, and a one-shot dump of all
-// links and addresses. Errors are values: {errno, what was being done}.
+// A NETLINK_ROUTE socket subscribed to link and address (or neighbour) changes, and one-shot
+// dumps of all links with their addresses or neighbours. Errors are values: {errno, what was being
+// done}.
 
 #include <chrono>
 #include <cstddef>
@@ -33,11 +34,18 @@ struct Received {
   NetlinkError error;
 };
 
-// Subscription socket for RTMGRP_LINK, RTMGRP_IPV4_IFADDR and RTMGRP_IPV6_IFADDR.
-// Non-blocking; the owner waits for readability (on an Asio loop) and calls Receive.
+// What a RouteEventSocket is subscribed to.
+enum class Subscription {
+  kLinksAndAddresses,  // RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR
+  kLinksAndNeighbors,  // RTMGRP_LINK, RTMGRP_NEIGH (IPv4 and IPv6 neighbour caches)
+};
+
+// Subscription socket. Non-blocking; the owner waits for readability (on an Asio loop) and
+// calls Receive.
 class RouteEventSocket {
  public:
-  static std::variant<RouteEventSocket, NetlinkError> Open();
+  static std::variant<RouteEventSocket, NetlinkError> Open(
+      Subscription subscription = Subscription::kLinksAndAddresses);
 
   int fd() const { return fd_.get(); }
 
@@ -56,6 +64,10 @@ class RouteEventSocket {
 // that order. Bounded by `timeout`; retried (a few times) when the kernel flags the dump as
 // interrupted by a concurrent change.
 std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAndAddresses(
+    std::chrono::milliseconds timeout);
+
+// The same for every link, then every IPv4/IPv6 neighbour cache entry.
+std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAndNeighbors(
     std::chrono::milliseconds timeout);
 
 }  // namespace kvip::netlink

@@ -20,11 +20,12 @@ void VipTracker::Reset(const std::vector<RouteEvent>& dump) {
 void VipTracker::Apply(const RouteEvent& event) {
   std::visit(
       [this](const auto& e) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(e)>, LinkEvent>) {
+        using Event = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<Event, LinkEvent>) {
           ApplyLink(e);
-        } else {
+        } else if constexpr (std::is_same_v<Event, AddressEvent>) {
           ApplyAddress(e);
-        }
+        }  // neighbour entries are NeighborTracker's
       },
       event);
 }

@@ -6,6 +6,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/if_addr.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -20,8 +21,10 @@
 #include <map>
 #include <vector>
 
+#include "collectors/vip_neighbor.h"
 #include "collectors/vip_netlink.h"
 #include "netlink/ip_address.h"
+#include "netlink/neighbor_tracker.h"
 #include "netlink/route_message.h"
 #include "netlink/route_socket.h"
 #include "netlink/vip_tracker.h"
@@ -59,6 +62,35 @@ class DatagramBuilder {
     mnl_attr_put(header, IFA_ADDRESS, length, bytes);
     if (family == AF_INET) mnl_attr_put(header, IFA_LOCAL, length, bytes);
     mnl_attr_put_u32(header, IFA_FLAGS, flags);
+    return End(header);
+  }
+
+  // A link with its MAC (IFLA_ADDRESS) as the kernel sends for Ethernet and veth.
+  DatagramBuilder& LinkWithMac(uint16_t type, int index, const char* name, unsigned flags,
+                               std::vector<uint8_t> mac) {
+    nlmsghdr* header = Begin(type);
+    auto* info = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
+    info->ifi_family = AF_UNSPEC;
+    info->ifi_index = index;
+    info->ifi_flags = flags;
+    mnl_attr_put(header, IFLA_ADDRESS, mac.size(), mac.data());
+    mnl_attr_put_strz(header, IFLA_IFNAME, name);
+    return End(header);
+  }
+
+  // A neighbour entry; an empty `mac` leaves NDA_LLADDR out, as for unresolved entries.
+  DatagramBuilder& Neighbor(uint16_t type, int index, const char* text, uint16_t state,
+                            std::vector<uint8_t> mac) {
+    nlmsghdr* header = Begin(type);
+    auto* info = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ndmsg)));
+    unsigned char bytes[16] = {};
+    int family = inet_pton(AF_INET, text, bytes) == 1 ? AF_INET : AF_INET6;
+    if (family == AF_INET6) inet_pton(AF_INET6, text, bytes);
+    info->ndm_family = static_cast<uint8_t>(family);
+    info->ndm_ifindex = index;
+    info->ndm_state = state;
+    mnl_attr_put(header, NDA_DST, family == AF_INET ? 4 : 16, bytes);
+    if (!mac.empty()) mnl_attr_put(header, NDA_LLADDR, mac.size(), mac.data());
     return End(header);
   }
 
@@ -273,7 +305,8 @@ std::vector<RouteEvent> Events(DatagramBuilder& datagram) {
   return ParseRouteDatagram(datagram.bytes()).events;
 }
 
-void ApplyAll(VipTracker& tracker, DatagramBuilder& datagram) {
+template <typename Tracker>
+void ApplyAll(Tracker& tracker, DatagramBuilder& datagram) {
   for (const auto& event : Events(datagram)) tracker.Apply(event);
 }
 
@@ -429,6 +462,137 @@ TEST(VipTrackerTest, NoVipTracksOnlyTheInterface) {
   EXPECT_FALSE(tracker.vip_bound());
 }
 
+const std::vector<uint8_t> kMacA = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0a};
+const std::vector<uint8_t> kMacB = {0x02, 0x00, 0x00, 0x00, 0x00, 0x0b};
+
+TEST(ParseRouteDatagramTest, NeighborMessagesAndLinkMac) {
+  DatagramBuilder datagram;
+  datagram.LinkWithMac(RTM_NEWLINK, 2, "eno1", IFF_UP, kMacA)
+      .Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_REACHABLE, kMacB)
+      .Neighbor(RTM_NEWNEIGH, 2, "fd00::10", NUD_INCOMPLETE, {})
+      .Neighbor(RTM_DELNEIGH, 2, "10.10.30.10", NUD_FAILED, {});
+  ParsedDatagram parsed = ParseRouteDatagram(datagram.bytes());
+  ASSERT_TRUE(parsed.malformed.empty()) << parsed.malformed;
+  ASSERT_EQ(parsed.events.size(), 4u);
+  EXPECT_EQ(std::get<LinkEvent>(parsed.events[0]).mac, "02:00:00:00:00:0a");
+  const auto& reachable = std::get<NeighborEvent>(parsed.events[1]);
+  EXPECT_FALSE(reachable.removed);
+  EXPECT_EQ(reachable.index, 2u);
+  EXPECT_EQ(reachable.address, Ip("10.10.30.10"));
+  EXPECT_EQ(reachable.mac, "02:00:00:00:00:0b");
+  EXPECT_EQ(NeighborStateName(reachable.state), "reachable");
+  const auto& incomplete = std::get<NeighborEvent>(parsed.events[2]);
+  EXPECT_EQ(incomplete.address, Ip("fd00::10"));
+  EXPECT_EQ(incomplete.mac, "");
+  EXPECT_EQ(NeighborStateName(incomplete.state), "incomplete");
+  EXPECT_TRUE(std::get<NeighborEvent>(parsed.events[3]).removed);
+}
+
+TEST(ParseRouteDatagramTest, NeighborStateNames) {
+  EXPECT_EQ(NeighborStateName(NUD_STALE), "stale");
+  EXPECT_EQ(NeighborStateName(NUD_PERMANENT), "permanent");
+  EXPECT_EQ(NeighborStateName(NUD_DELAY), "delay");
+  EXPECT_EQ(NeighborStateName(NUD_PROBE), "probe");
+  EXPECT_EQ(NeighborStateName(NUD_NOARP), "noarp");
+  EXPECT_EQ(NeighborStateName(NUD_FAILED), "failed");
+  EXPECT_EQ(NeighborStateName(0), "none");
+}
+
+TEST(ParseRouteDatagramTest, MalformedNeighborMessages) {
+  {
+    DatagramBuilder datagram;
+    datagram.Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_REACHABLE, kMacB);
+    // Cut the message inside ndmsg.
+    datagram.last()->nlmsg_len = sizeof(nlmsghdr) + sizeof(ndmsg) - 1;
+    auto parsed = ParseRouteDatagram({datagram.raw().data(), datagram.last()->nlmsg_len});
+    EXPECT_EQ(parsed.malformed, "neighbour message shorter than ndmsg");
+  }
+  {
+    // NDA_DST of 3 bytes for IPv4.
+    DatagramBuilder datagram;
+    nlmsghdr* header = mnl_nlmsg_put_header(datagram.raw().data());
+    header->nlmsg_type = RTM_NEWNEIGH;
+    auto* info = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ndmsg)));
+    info->ndm_family = AF_INET;
+    const uint8_t three[3] = {10, 10, 30};
+    mnl_attr_put(header, NDA_DST, sizeof three, three);
+    auto parsed = ParseRouteDatagram({datagram.raw().data(), header->nlmsg_len});
+    EXPECT_EQ(parsed.malformed, "NDA_DST of the wrong length for its family");
+  }
+  {
+    // An attribute claiming more bytes than the message has.
+    DatagramBuilder datagram;
+    datagram.Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_REACHABLE, kMacB);
+    auto* attr = static_cast<nlattr*>(mnl_nlmsg_get_payload_offset(datagram.last(), sizeof(ndmsg)));
+    attr->nla_len = 200;
+    auto parsed = ParseRouteDatagram(datagram.bytes());
+    EXPECT_EQ(parsed.malformed, "neighbour message with malformed attributes");
+  }
+}
+
+TEST(NeighborTrackerTest, FollowsTheVipEntryOnTheInterface) {
+  NeighborTracker tracker("eno1", Ip("10.10.30.10"));
+  DatagramBuilder dump;
+  dump.LinkWithMac(RTM_NEWLINK, 1, "lo", IFF_UP, {})
+      .LinkWithMac(RTM_NEWLINK, 2, "eno1", IFF_UP, kMacA)
+      .Neighbor(RTM_NEWNEIGH, 2, "10.10.30.1", NUD_REACHABLE, kMacB)    // another neighbour
+      .Neighbor(RTM_NEWNEIGH, 3, "10.10.30.10", NUD_REACHABLE, kMacB);  // another interface
+  tracker.Reset(Events(dump));
+  EXPECT_TRUE(tracker.interface_present());
+  EXPECT_EQ(tracker.interface_mac(), "02:00:00:00:00:0a");
+  EXPECT_FALSE(tracker.vip_entry());
+
+  DatagramBuilder events;
+  events.Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_REACHABLE, kMacB);
+  ApplyAll(tracker, events);
+  ASSERT_TRUE(tracker.vip_entry());
+  EXPECT_EQ(tracker.vip_entry()->mac, "02:00:00:00:00:0b");
+
+  DatagramBuilder moved;
+  moved.Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_STALE, kMacA);
+  ApplyAll(tracker, moved);
+  EXPECT_EQ(tracker.vip_entry(), (NeighborTracker::Entry{"02:00:00:00:00:0a", NUD_STALE}));
+
+  DatagramBuilder removed;
+  removed.Neighbor(RTM_DELNEIGH, 2, "10.10.30.10", NUD_STALE, kMacA);
+  ApplyAll(tracker, removed);
+  EXPECT_FALSE(tracker.vip_entry());
+}
+
+TEST(NeighborTrackerTest, LinkRemovalForgetsItsEntriesAndMac) {
+  NeighborTracker tracker("eno1", Ip("fd00::10"));
+  DatagramBuilder dump;
+  dump.LinkWithMac(RTM_NEWLINK, 2, "eno1", IFF_UP, kMacA)
+      .Neighbor(RTM_NEWNEIGH, 2, "fd00:0:0::10", NUD_REACHABLE, kMacB);
+  tracker.Reset(Events(dump));
+  ASSERT_TRUE(tracker.vip_entry());
+  DatagramBuilder gone;
+  gone.LinkWithMac(RTM_DELLINK, 2, "eno1", 0, kMacA);
+  ApplyAll(tracker, gone);
+  EXPECT_FALSE(tracker.interface_present());
+  EXPECT_EQ(tracker.interface_mac(), "");
+  EXPECT_FALSE(tracker.vip_entry());
+  // Recreated: a new index, no entry until the kernel resolves the VIP again.
+  DatagramBuilder back;
+  back.LinkWithMac(RTM_NEWLINK, 7, "eno1", IFF_UP, kMacB);
+  ApplyAll(tracker, back);
+  EXPECT_EQ(tracker.interface_mac(), "02:00:00:00:00:0b");
+  EXPECT_FALSE(tracker.vip_entry());
+}
+
+TEST(NeighborTrackerTest, AddressEventsAreIgnoredAndVipTrackerIgnoresNeighbors) {
+  NeighborTracker neighbors("eno1", Ip("10.10.30.10"));
+  VipTracker addresses("eno1", Ip("10.10.30.10"));
+  DatagramBuilder dump;
+  dump.LinkWithMac(RTM_NEWLINK, 2, "eno1", IFF_UP | IFF_RUNNING, kMacA)
+      .Address(RTM_NEWADDR, 2, "10.10.30.10", 32)
+      .Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_REACHABLE, kMacB);
+  neighbors.Reset(Events(dump));
+  addresses.Reset(Events(dump));
+  EXPECT_TRUE(addresses.vip_bound());
+  EXPECT_EQ(neighbors.vip_entry()->mac, "02:00:00:00:00:0b");
+}
+
 // The kernel's own view of this namespace, read only: loopback exists and holds 127.0.0.1.
 TEST(KernelTest, DumpSeesLoopback) {
   auto dump = DumpLinksAndAddresses(std::chrono::seconds(2));
@@ -492,6 +656,28 @@ TEST(VipNetlinkCollectorTest, InvalidVipFailsButKeepsInterfaceUp) {
   EXPECT_TRUE(samples.count("kubevip_interface_up"));
 }
 
+TEST(VipNeighborCollectorTest, ReportsLoopbackFromTheKernel) {
+  boost::asio::io_context loop;
+  VipNeighborCollector collector(loop, "127.0.0.1", "lo");
+  EXPECT_EQ(collector.Name(), "vip_neighbor");
+  bool ok = false;
+  auto samples = Samples(collector, ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(samples["kubevip_interface_info"], 1);
+  EXPECT_FALSE(samples.count("kubevip_vip_neighbor_info"));  // no entry for a local address
+  EXPECT_GT(samples["kubevip_vip_neighbor_last_change_timestamp_seconds"], 1.7e9);
+}
+
+TEST(VipNeighborCollectorTest, NoVipExportsOnlyTheInterface) {
+  boost::asio::io_context loop;
+  VipNeighborCollector collector(loop, "", "lo");
+  bool ok = false;
+  auto samples = Samples(collector, ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(samples.size(), 1u);
+  EXPECT_TRUE(samples.count("kubevip_interface_info"));
+}
+
 // Denies socket(AF_NETLINK, ...) with EPERM to this process, as a restrictive seccomp
 // profile of a container runtime would. Other system calls are untouched.
 bool DenyNetlinkSockets() {
@@ -530,10 +716,14 @@ TEST(VipNetlinkCollectorTest, FailsCleanlyWhenNetlinkCannotBeOpened) {
           boost::asio::io_context loop;
           if (!DenyNetlinkSockets()) std::_Exit(2);
           VipNetlinkCollector collector(loop, "127.0.0.1", "lo");
+          VipNeighborCollector neighbors(loop, "127.0.0.1", "lo");
           bool ok = true;
           auto samples = Samples(collector, ok);
-          failures += ok ? 1 : 0;                       // the scrape reports the failure
-          failures += samples.empty() ? 0 : 1;          // and claims nothing about the kernel
+          failures += ok ? 1 : 0;               // the scrape reports the failure
+          failures += samples.empty() ? 0 : 1;  // and claims nothing about the kernel
+          samples = Samples(neighbors, ok);
+          failures += ok ? 1 : 0;
+          failures += samples.empty() ? 0 : 1;
           loop.run_for(std::chrono::milliseconds(10));  // its retry stays pending, harmlessly
         }
         std::exit(failures);

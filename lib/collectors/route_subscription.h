@@ -1,0 +1,66 @@
+#pragma once
+// An rtnetlink subscription kept in sync on the daemon's Asio loop: subscribe, then a full
+// dump; then events as they come; a fresh socket and dump whenever the kernel reports lost
+// events (ENOBUFS) or sends something malformed; a retry every few seconds while netlink
+// cannot be opened. Shared by the collectors that fold rtnetlink state (vip_netlink,
+// vip_neighbor); they own the state machine, this owns the socket and its life cycle.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "netlink/route_socket.h"
+
+namespace kvip {
+
+class RouteSubscription {
+ public:
+  using Dump = std::variant<std::vector<netlink::RouteEvent>, netlink::NetlinkError> (*)(
+      std::chrono::milliseconds);
+
+  struct Handlers {
+    // A complete dump: forget everything and rebuild from it.
+    std::function<void(const std::vector<netlink::RouteEvent>&)> reset;
+    std::function<void(const netlink::RouteEvent&)> apply;
+    // After a dump or a batch of events: the state is consistent, expose it.
+    std::function<void()> publish;
+    // Whether the state is backed by a live subscription (false on failure).
+    std::function<void(bool)> synced;
+  };
+
+  // `unavailable` is logged (once per distinct error) when netlink fails, with `interface`.
+  RouteSubscription(boost::asio::io_context& loop, netlink::Subscription subscription, Dump dump,
+                    std::string interface, std::string unavailable, Handlers handlers);
+  ~RouteSubscription();
+
+  // Subscribes and takes the first dump before returning (so the first scrape already has
+  // kernel truth); a failure is logged and retried on the loop.
+  void Start();
+
+ private:
+  void WaitForEvents();
+  void OnReadable();
+  void Fail(const netlink::NetlinkError& error);
+  bool Resync();
+
+  const netlink::Subscription subscription_;
+  const Dump dump_;
+  const std::string interface_;
+  const std::string unavailable_;
+  Handlers handlers_;
+  std::optional<netlink::RouteEventSocket> events_;
+  // A view of events_'s descriptor for readiness only: released, never closed, by us.
+  boost::asio::posix::stream_descriptor watcher_;
+  boost::asio::steady_timer retry_timer_;
+  std::uint64_t resyncs_ = 0;
+  std::string last_error_;  // logged once until it changes or netlink recovers
+};
+
+}  // namespace kvip

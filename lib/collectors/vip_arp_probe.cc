@@ -1,0 +1,215 @@
+#include "collectors/vip_arp_probe.h"
+
+#include <cerrno>
+
+#include "common/logging.h"
+#include "common/metric_family.h"
+
+namespace kvip {
+namespace {
+
+// This collector's families, in one place.
+struct FamilySpec {
+  const char* name;
+  const char* help;
+  prometheus::MetricType type;
+};
+constexpr FamilySpec kProbeUp{
+    "kubevip_vip_arp_probe_up",
+    "1 while the ARP/NDP probe runs; 0 when it cannot (no CAP_NET_RAW, no interface).",
+    prometheus::MetricType::Gauge};
+constexpr FamilySpec kProbes{"kubevip_vip_arp_probes_total",
+                             "ARP probes / neighbour solicitations sent for the VIP.",
+                             prometheus::MetricType::Counter};
+constexpr FamilySpec kResponders{
+    "kubevip_vip_arp_responders",
+    "Distinct MACs that answered the last complete probe window (0 on the VIP holder "
+    "unless another host also answers).",
+    prometheus::MetricType::Gauge};
+constexpr FamilySpec kResponderInfo{"kubevip_vip_arp_responder_info",
+                                    "1 per MAC that answered the last complete probe window.",
+                                    prometheus::MetricType::Gauge};
+constexpr FamilySpec kGratuitous{
+    "kubevip_vip_gratuitous_arps_total",
+    "Gratuitous ARPs / unsolicited neighbour advertisements for the VIP received, by sender.",
+    prometheus::MetricType::Counter};
+constexpr FamilySpec kGratuitousLast{
+    "kubevip_vip_gratuitous_arp_last_timestamp_seconds",
+    "When the last gratuitous ARP / unsolicited neighbour advertisement for the VIP was "
+    "received, by sender.",
+    prometheus::MetricType::Gauge};
+constexpr FamilySpec kMalformed{"kubevip_vip_arp_malformed_frames_total",
+                                "ARP/NDP frames about the VIP that did not parse; dropped.",
+                                prometheus::MetricType::Counter};
+
+constexpr auto kRetryDelay = std::chrono::seconds(5);
+constexpr int kFramesPerWake = 64;
+
+Labels With(Labels labels, std::string name, std::string value) {
+  labels.emplace_back(std::move(name), std::move(value));
+  return labels;
+}
+
+}  // namespace
+
+VipArpProbeCollector::VipArpProbeCollector(boost::asio::io_context& loop,
+                                           VipArpProbeOptions options)
+    : options_(std::move(options)),
+      vip_(netlink::IpAddress::Parse(options_.vip)),
+      watcher_(loop),
+      timer_(loop) {
+  if (!vip_) {
+    LogError("ARP/NDP probe off: no valid VIP address", {{"vip", options_.vip}});
+    permanently_off_ = true;
+    return;
+  }
+  Open();
+}
+
+VipArpProbeCollector::~VipArpProbeCollector() {
+  if (watcher_.is_open()) watcher_.release();
+}
+
+void VipArpProbeCollector::Open() {
+  if (watcher_.is_open()) watcher_.release();
+  socket_.reset();
+  auto opened = lanprobe::PacketSocket::Open(options_.interface, *vip_);
+  if (auto* error = std::get_if<lanprobe::SocketError>(&opened)) {
+    Fail(*error);
+    return;
+  }
+  socket_.emplace(std::move(std::get<lanprobe::PacketSocket>(opened)));
+  boost::system::error_code ec;
+  watcher_.assign(socket_->fd(), ec);
+  if (ec) {
+    Fail({ec.value(), "register packet socket on the event loop: " + ec.message()});
+    return;
+  }
+  if (!last_error_.empty()) LogInfo("ARP/NDP probe running again", {{"vip", options_.vip}});
+  last_error_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    up_ = true;
+  }
+  WaitForFrames();
+  Tick();
+}
+
+void VipArpProbeCollector::Tick() {
+  const auto* link_local = socket_->link_local() ? &*socket_->link_local() : nullptr;
+  auto frame = lanprobe::BuildProbe(*vip_, socket_->mac(), link_local);
+  auto error = socket_->Send(frame);
+  {
+    std::lock_guard lock(mutex_);
+    // The previous probe's window ends as the next probe goes out.
+    if (probes_sent_ > 0) observations_.CloseWindow();
+    if (!error) ++probes_sent_;
+  }
+  if (error) {
+    Fail(*error);
+    return;
+  }
+  ScheduleTick();
+}
+
+void VipArpProbeCollector::ScheduleTick() {
+  timer_.expires_after(options_.interval);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted) return;
+    if (socket_) Tick();
+  });
+}
+
+void VipArpProbeCollector::WaitForFrames() {
+  watcher_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [this](const boost::system::error_code& ec) {
+                        if (ec == boost::asio::error::operation_aborted) return;
+                        OnReadable();
+                      });
+}
+
+void VipArpProbeCollector::OnReadable() {
+  if (!socket_) return;
+  for (int i = 0; i < kFramesPerWake; ++i) {
+    auto received = socket_->Receive();
+    if (received.status == lanprobe::PacketSocket::Status::kWouldBlock) break;
+    if (received.status == lanprobe::PacketSocket::Status::kError) {
+      Fail(received.error);
+      return;
+    }
+    // What this host sends itself is not the LAN's answer.
+    if (received.outgoing) continue;
+    lanprobe::Frame frame = lanprobe::ParseFrame(received.bytes, *vip_);
+    // A reply counts only when addressed to us: one flooded by a bridge that has not yet
+    // learned another prober's port answers that prober, within its own window.
+    if (frame.kind == lanprobe::FrameKind::kReply && !received.to_this_host) continue;
+    if (frame.kind == lanprobe::FrameKind::kMalformed) {
+      LogDebug("malformed ARP/NDP frame dropped", {{"error", frame.malformed}});
+    }
+    std::lock_guard lock(mutex_);
+    observations_.Record(frame, UnixNow());
+  }
+  WaitForFrames();
+}
+
+void VipArpProbeCollector::Fail(const lanprobe::SocketError& error) {
+  {
+    std::lock_guard lock(mutex_);
+    up_ = false;
+  }
+  if (watcher_.is_open()) watcher_.release();
+  socket_.reset();
+  if (error.code == EPERM || error.code == EACCES) {
+    LogWarn(
+        "ARP/NDP probe off: opening a raw packet socket needs CAP_NET_RAW; add NET_RAW to the "
+        "exporter's capabilities (deploy/kubernetes/components/arp-probe) or drop "
+        "--vip.arp-probe",
+        {{"vip", options_.vip}, {"interface", options_.interface}, {"error", error.what}});
+    permanently_off_ = true;
+    return;
+  }
+  if (error.what != last_error_) {
+    LogError("ARP/NDP probe failed; retrying",
+             {{"vip", options_.vip},
+              {"interface", options_.interface},
+              {"error", error.what},
+              {"retry_in", std::to_string(kRetryDelay.count()) + "s"}});
+    last_error_ = error.what;
+  }
+  timer_.expires_after(kRetryDelay);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == boost::asio::error::operation_aborted) return;
+    Open();
+  });
+}
+
+bool VipArpProbeCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
+  const Labels labels = {{"vip", options_.vip}, {"interface", options_.interface}};
+  std::lock_guard lock(mutex_);
+  out.push_back(GaugeFamily(kProbeUp.name, kProbeUp.help, up_ ? 1 : 0, labels));
+  if (!vip_) return false;
+  out.push_back(
+      CounterFamily(kProbes.name, kProbes.help, static_cast<double>(probes_sent_), labels));
+  out.push_back(CounterFamily(kMalformed.name, kMalformed.help,
+                              static_cast<double>(observations_.malformed()), labels));
+  if (const auto& responders = observations_.responders(); responders && up_) {
+    out.push_back(GaugeFamily(kResponders.name, kResponders.help,
+                              static_cast<double>(responders->size()), labels));
+    auto info = MakeFamily(kResponderInfo.name, kResponderInfo.help, kResponderInfo.type);
+    for (const auto& mac : *responders) AddSample(info, 1, With(labels, "mac", mac));
+    if (!info.metric.empty()) out.push_back(std::move(info));
+  }
+  if (!observations_.gratuitous().empty()) {
+    auto count = MakeFamily(kGratuitous.name, kGratuitous.help, kGratuitous.type);
+    auto last = MakeFamily(kGratuitousLast.name, kGratuitousLast.help, kGratuitousLast.type);
+    for (const auto& [mac, seen] : observations_.gratuitous()) {
+      AddSample(count, static_cast<double>(seen.count), With(labels, "mac", mac));
+      AddSample(last, seen.last_seen_seconds, With(labels, "mac", mac));
+    }
+    out.push_back(std::move(count));
+    out.push_back(std::move(last));
+  }
+  return up_;
+}
+
+}  // namespace kvip

@@ -1,0 +1,101 @@
+#include "collectors/vip_neighbor.h"
+
+#include "common/logging.h"
+#include "common/metric_family.h"
+
+namespace kvip {
+namespace {
+
+// This collector's families, in one place.
+struct FamilySpec {
+  const char* name;
+  const char* help;
+  prometheus::MetricType type;
+};
+constexpr FamilySpec kInterfaceInfo{"kubevip_interface_info",
+                                    "1; this node's MAC address on the VIP's interface.",
+                                    prometheus::MetricType::Gauge};
+constexpr FamilySpec kNeighborInfo{
+    "kubevip_vip_neighbor_info",
+    "1; the MAC this node's kernel uses to reach the VIP (its ARP/NDP neighbour entry) and "
+    "the entry's state; absent on the node that holds the VIP.",
+    prometheus::MetricType::Gauge};
+constexpr FamilySpec kNeighborLastChange{
+    "kubevip_vip_neighbor_last_change_timestamp_seconds",
+    "When the MAC of the VIP's neighbour entry last changed (or the exporter started).",
+    prometheus::MetricType::Gauge};
+
+prometheus::MetricFamily Family(const FamilySpec& spec, double value, const Labels& labels) {
+  prometheus::MetricFamily family = MakeFamily(spec.name, spec.help, spec.type);
+  AddSample(family, value, labels);
+  return family;
+}
+
+}  // namespace
+
+VipNeighborCollector::VipNeighborCollector(boost::asio::io_context& loop, std::string vip,
+                                           std::string interface)
+    : vip_text_(std::move(vip)),
+      interface_(std::move(interface)),
+      vip_(netlink::IpAddress::Parse(vip_text_)),
+      tracker_(interface_, vip_),
+      subscription_(loop, netlink::Subscription::kLinksAndNeighbors,
+                    &netlink::DumpLinksAndNeighbors, interface_,
+                    "netlink unavailable; the VIP's neighbour entry is unknown, retrying",
+                    {.reset = [this](const auto& dump) { tracker_.Reset(dump); },
+                     .apply = [this](const auto& event) { tracker_.Apply(event); },
+                     .publish = [this] { Publish(); },
+                     .synced =
+                         [this](bool synced) {
+                           std::lock_guard lock(mutex_);
+                           snapshot_.synced = synced;
+                         }}) {
+  snapshot_.last_change_seconds = UnixNow();
+  subscription_.Start();
+}
+
+void VipNeighborCollector::Publish() {
+  auto entry = tracker_.vip_entry();
+  bool changed = false;
+  if (entry && !entry->mac.empty()) {
+    changed = last_mac_ && *last_mac_ != entry->mac;
+    if (changed) {
+      LogInfo("the VIP's neighbour entry moved to another MAC",
+              {{"vip", vip_text_}, {"from", *last_mac_}, {"to", entry->mac}});
+    }
+    last_mac_ = entry->mac;
+  } else if (!last_mac_) {
+    last_mac_ = "";  // synced: from now on the first MAC seen is a change
+  }
+  std::lock_guard lock(mutex_);
+  snapshot_.interface_present = tracker_.interface_present();
+  snapshot_.interface_mac = tracker_.interface_mac();
+  snapshot_.entry = std::move(entry);
+  if (changed) snapshot_.last_change_seconds = UnixNow();
+}
+
+bool VipNeighborCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
+  Snapshot snapshot;
+  {
+    std::lock_guard lock(mutex_);
+    snapshot = snapshot_;
+  }
+  if (!snapshot.synced) return false;
+  if (snapshot.interface_present) {
+    out.push_back(
+        Family(kInterfaceInfo, 1, {{"interface", interface_}, {"mac", snapshot.interface_mac}}));
+  }
+  if (!vip_) return true;
+  if (snapshot.entry) {
+    out.push_back(Family(kNeighborInfo, 1,
+                         {{"vip", vip_text_},
+                          {"interface", interface_},
+                          {"mac", snapshot.entry->mac},
+                          {"state", netlink::NeighborStateName(snapshot.entry->state)}}));
+  }
+  out.push_back(Family(kNeighborLastChange, snapshot.last_change_seconds,
+                       {{"vip", vip_text_}, {"interface", interface_}}));
+  return true;
+}
+
+}  // namespace kvip

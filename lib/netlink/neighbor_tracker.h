@@ -1,0 +1,49 @@
+#pragma once
+// What this node's kernel believes about the VIP on the LAN: the interface's own MAC and
+// the neighbour (ARP/NDP) cache entry the kernel uses to reach the VIP through it, folded
+// from rtnetlink link and neighbour events. Pure logic: no I/O, no clock, no locking.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netlink/route_message.h"
+
+namespace kvip::netlink {
+
+class NeighborTracker {
+ public:
+  struct Entry {
+    std::string mac;  // empty while unresolved
+    std::uint16_t state = 0;
+    friend bool operator==(const Entry&, const Entry&) = default;
+  };
+
+  // `vip` empty: only the interface (and its MAC) is tracked.
+  NeighborTracker(std::string interface, std::optional<IpAddress> vip);
+
+  // Forgets everything and rebuilds from a full dump (links first, then neighbours).
+  void Reset(const std::vector<RouteEvent>& dump);
+  void Apply(const RouteEvent& event);
+
+  bool interface_present() const { return index_ != 0; }
+  const std::string& interface_mac() const { return mac_; }
+  // The VIP's neighbour entry on the interface; none on the node that holds the VIP (the
+  // kernel keeps no neighbour entry for its own addresses) or before anything reached it.
+  std::optional<Entry> vip_entry() const;
+
+ private:
+  void ApplyLink(const LinkEvent& link);
+  void ApplyNeighbor(const NeighborEvent& neighbor);
+
+  std::string interface_;
+  std::optional<IpAddress> vip_;
+  std::uint32_t index_ = 0;  // ifindex of the interface named interface_; 0 = absent
+  std::string mac_;
+  // The VIP's entry per ifindex, kept for every interface so a rename to our name is seen.
+  std::map<std::uint32_t, Entry> vip_entries_by_index_;
+};
+
+}  // namespace kvip::netlink
