@@ -180,3 +180,37 @@ def test_static_pod_is_least_privilege_and_uses_no_api_objects(exporter_bin):
     ds_container = base["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"] == ds_container["resources"]
     assert container["image"].startswith(ds_container["image"] + ":")
+
+
+def test_arp_probe_component_adds_net_raw_and_nothing_else(kubectl_bin, exporter_bin, tmp_path):
+    """base + components/arp-probe: the flag, NET_RAW added, every other capability dropped,
+    and the rest of the least-privilege promise unchanged."""
+    from deploy_helpers import KUSTOMIZE_ROOT, docs_of
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [{KUSTOMIZE_ROOT / 'base'}]\n"
+        f"components: [{KUSTOMIZE_ROOT / 'components' / 'arp-probe'}]\n")
+    r = subprocess.run([str(kubectl_bin), "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+                        str(overlay)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    ds = one(docs_of(r.stdout), "DaemonSet", "kvip-exporter")
+    spec = ds["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert "--vip.arp-probe" in container["args"]
+    assert_known_flags(container["args"], exporter_flags(exporter_bin))
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_RAW"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert spec["securityContext"]["runAsUser"] == 0
+    assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+
+
+def test_systemd_arp_probe_drop_in_grants_only_net_raw():
+    text = (DEPLOY / "systemd" / "kvip-exporter.service.d" / "arp-probe.conf").read_text()
+    settings = dict(line.split("=", 1) for line in text.splitlines()
+                    if "=" in line and not line.startswith("#"))
+    assert settings["CapabilityBoundingSet"] == "CAP_NET_RAW"
+    assert settings["AmbientCapabilities"] == "CAP_NET_RAW"
+    assert "AF_PACKET" in settings["RestrictAddressFamilies"].split()
