@@ -42,7 +42,8 @@ def test_dashboard_passes_every_check(dash):
 def test_rows_cover_the_seed_and_the_issue(dash):
     rows = [p["title"] for p in dash["panels"] if p["type"] == "row"]
     assert rows == ["VIP status", "Instance health", "Process", "Network",  # the seed's four
-                    "VIP on the interfaces", "VIP healthz", "Lease and lock conflicts", "Exporter health"]
+                    "VIP on the interfaces", "VIP healthz", "Lease and lock conflicts", "Exporter health",
+                    "VIP on the wire"]
 
 
 def test_configmap_is_generated_from_the_json(dash):
