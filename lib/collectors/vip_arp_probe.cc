@@ -9,11 +9,6 @@ namespace kvip {
 namespace {
 
 // This collector's families, in one place.
-struct FamilySpec {
-  const char* name;
-  const char* help;
-  prometheus::MetricType type;
-};
 constexpr FamilySpec kProbeUp{
     "kubevip_vip_arp_probe_up",
     "1 while the ARP/NDP probe runs; 0 when it cannot (no CAP_NET_RAW, no interface).",
@@ -186,22 +181,19 @@ void VipArpProbeCollector::Fail(const lanprobe::SocketError& error) {
 bool VipArpProbeCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   const Labels labels = {{"vip", options_.vip}, {"interface", options_.interface}};
   std::lock_guard lock(mutex_);
-  out.push_back(GaugeFamily(kProbeUp.name, kProbeUp.help, up_ ? 1 : 0, labels));
+  out.push_back(MakeFamily(kProbeUp, up_ ? 1 : 0, labels));
   if (!vip_) return false;
-  out.push_back(
-      CounterFamily(kProbes.name, kProbes.help, static_cast<double>(probes_sent_), labels));
-  out.push_back(CounterFamily(kMalformed.name, kMalformed.help,
-                              static_cast<double>(observations_.malformed()), labels));
+  out.push_back(MakeFamily(kProbes, static_cast<double>(probes_sent_), labels));
+  out.push_back(MakeFamily(kMalformed, static_cast<double>(observations_.malformed()), labels));
   if (const auto& responders = observations_.responders(); responders && up_) {
-    out.push_back(GaugeFamily(kResponders.name, kResponders.help,
-                              static_cast<double>(responders->size()), labels));
-    auto info = MakeFamily(kResponderInfo.name, kResponderInfo.help, kResponderInfo.type);
+    out.push_back(MakeFamily(kResponders, static_cast<double>(responders->size()), labels));
+    auto info = MakeFamily(kResponderInfo);
     for (const auto& mac : *responders) AddSample(info, 1, With(labels, "mac", mac));
     if (!info.metric.empty()) out.push_back(std::move(info));
   }
   if (!observations_.gratuitous().empty()) {
-    auto count = MakeFamily(kGratuitous.name, kGratuitous.help, kGratuitous.type);
-    auto last = MakeFamily(kGratuitousLast.name, kGratuitousLast.help, kGratuitousLast.type);
+    auto count = MakeFamily(kGratuitous);
+    auto last = MakeFamily(kGratuitousLast);
     for (const auto& [mac, seen] : observations_.gratuitous()) {
       AddSample(count, static_cast<double>(seen.count), With(labels, "mac", mac));
       AddSample(last, seen.last_seen_seconds, With(labels, "mac", mac));

@@ -7,11 +7,6 @@ namespace kvip {
 namespace {
 
 // This collector's families, in one place.
-struct FamilySpec {
-  const char* name;
-  const char* help;
-  prometheus::MetricType type;
-};
 constexpr FamilySpec kInterfaceInfo{"kubevip_interface_info",
                                     "1; this node's MAC address on the VIP's interface.",
                                     prometheus::MetricType::Gauge};
@@ -24,12 +19,6 @@ constexpr FamilySpec kNeighborLastChange{
     "kubevip_vip_neighbor_last_change_timestamp_seconds",
     "When the MAC of the VIP's neighbour entry last changed (or the exporter started).",
     prometheus::MetricType::Gauge};
-
-prometheus::MetricFamily Family(const FamilySpec& spec, double value, const Labels& labels) {
-  prometheus::MetricFamily family = MakeFamily(spec.name, spec.help, spec.type);
-  AddSample(family, value, labels);
-  return family;
-}
 
 }  // namespace
 
@@ -82,19 +71,19 @@ bool VipNeighborCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   }
   if (!snapshot.synced) return false;
   if (snapshot.interface_present) {
-    out.push_back(
-        Family(kInterfaceInfo, 1, {{"interface", interface_}, {"mac", snapshot.interface_mac}}));
+    out.push_back(MakeFamily(kInterfaceInfo, 1,
+                             {{"interface", interface_}, {"mac", snapshot.interface_mac}}));
   }
   if (!vip_) return true;
   if (snapshot.entry) {
-    out.push_back(Family(kNeighborInfo, 1,
-                         {{"vip", vip_text_},
-                          {"interface", interface_},
-                          {"mac", snapshot.entry->mac},
-                          {"state", netlink::NeighborStateName(snapshot.entry->state)}}));
+    out.push_back(MakeFamily(kNeighborInfo, 1,
+                             {{"vip", vip_text_},
+                              {"interface", interface_},
+                              {"mac", snapshot.entry->mac},
+                              {"state", netlink::NeighborStateName(snapshot.entry->state)}}));
   }
-  out.push_back(Family(kNeighborLastChange, snapshot.last_change_seconds,
-                       {{"vip", vip_text_}, {"interface", interface_}}));
+  out.push_back(MakeFamily(kNeighborLastChange, snapshot.last_change_seconds,
+                           {{"vip", vip_text_}, {"interface", interface_}}));
   return true;
 }
 

@@ -52,4 +52,14 @@ double UnixNow() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
+prometheus::MetricFamily MakeFamily(const FamilySpec& spec) {
+  return MakeFamily(spec.name, spec.help, spec.type);
+}
+
+prometheus::MetricFamily MakeFamily(const FamilySpec& spec, double value, const Labels& labels) {
+  prometheus::MetricFamily family = MakeFamily(spec);
+  AddSample(family, value, labels);
+  return family;
+}
+
 }  // namespace kvip

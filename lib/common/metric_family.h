@@ -16,6 +16,18 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 prometheus::MetricFamily MakeFamily(std::string name, std::string help,
                                     prometheus::MetricType type);
 
+// One family's name, help and type: collectors declare theirs in a table at the top of
+// their file and build families from it at collect time.
+struct FamilySpec {
+  const char* name;
+  const char* help;
+  prometheus::MetricType type;
+};
+
+prometheus::MetricFamily MakeFamily(const FamilySpec& spec);
+// A family from `spec` holding one sample.
+prometheus::MetricFamily MakeFamily(const FamilySpec& spec, double value, const Labels& labels);
+
 // Appends one sample to a gauge, counter or untyped family.
 void AddSample(prometheus::MetricFamily& family, double value, const Labels& labels = {});
 
