@@ -185,13 +185,16 @@ def test_static_pod_is_least_privilege_and_uses_no_api_objects(exporter_bin):
 def test_arp_probe_component_adds_net_raw_and_nothing_else(kubectl_bin, exporter_bin, tmp_path):
     """base + components/arp-probe: the flag, NET_RAW added, every other capability dropped,
     and the rest of the least-privilege promise unchanged."""
+    import os
     from deploy_helpers import KUSTOMIZE_ROOT, docs_of
     overlay = tmp_path / "overlay"
     overlay.mkdir()
+    # kustomize takes relative paths only.
+    base = os.path.relpath(KUSTOMIZE_ROOT / "base", overlay)
+    component = os.path.relpath(KUSTOMIZE_ROOT / "components" / "arp-probe", overlay)
     (overlay / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        f"resources: [{KUSTOMIZE_ROOT / 'base'}]\n"
-        f"components: [{KUSTOMIZE_ROOT / 'components' / 'arp-probe'}]\n")
+        f"resources: [{base}]\ncomponents: [{component}]\n")
     r = subprocess.run([str(kubectl_bin), "kustomize", "--load-restrictor", "LoadRestrictionsNone",
                         str(overlay)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
