@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "collectors/apiserver_livez.h"
 #include "collectors/collector_set.h"
 #include "collectors/kubevip_log.h"
 #include "collectors/kubevip_scrape.h"
@@ -78,7 +79,9 @@ Effective Resolve(const ServeOptions& options) {
 // The Kubernetes client shared by the lease watch and the VIP healthz probe (CA, client
 // certificate, token). Without one the lease watch reports watch_up 0 and the rest carries on.
 std::shared_ptr<kube::Client> LoadKubeClient(const ServeOptions& options, std::string& error) {
-  if (!options.lease_watch && !options.vip_healthz) return nullptr;
+  if (!options.lease_watch && !options.vip_healthz && !options.apiserver_livez &&
+      !options.kubevip_pod)
+    return nullptr;
   auto config = kube::LoadClientConfig(options.kubeconfig, error);
   if (!config) {
     LogError(
@@ -128,6 +131,15 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
     healthz.interval = options.vip_healthz_interval;
     healthz.insecure = options.vip_healthz_insecure;
     collectors.push_back(std::make_unique<VipHealthzCollector>(loop, std::move(healthz), client));
+  }
+  if (options.apiserver_livez) {
+    ApiServerLivezOptions livez;
+    livez.url = options.apiserver_livez_url;
+    livez.port = e.api_server_port;
+    livez.timeout = options.vip_healthz_timeout;
+    livez.interval = options.vip_healthz_interval;
+    livez.insecure = options.vip_healthz_insecure;
+    collectors.push_back(std::make_unique<ApiServerLivezCollector>(loop, std::move(livez), client));
   }
   return collectors;
 }

@@ -16,7 +16,7 @@ constexpr std::string_view kPrefix = "kubevip_";
 
 // Every kubevip_* family of the metric contract (docs/metrics.md), whichever collector
 // produces it. A unit test keeps this list in step with the document.
-constexpr std::array<std::string_view, 26> kOwnMetricNames = {
+constexpr std::array<std::string_view, 29> kOwnMetricNames = {
     "kubevip_up",
     "kubevip_scrape_duration_seconds",
     "kubevip_process_start_time_seconds",
@@ -41,6 +41,9 @@ constexpr std::array<std::string_view, 26> kOwnMetricNames = {
     "kubevip_vip_healthz_up",
     "kubevip_vip_healthz_duration_seconds",
     "kubevip_vip_healthz_last_probe_timestamp_seconds",
+    "kubevip_apiserver_livez_up",
+    "kubevip_apiserver_livez_duration_seconds",
+    "kubevip_apiserver_livez_last_probe_timestamp_seconds",
     "kubevip_log_lock_conflicts_total",
     "kubevip_log_errors_total",
 };
