@@ -11,6 +11,7 @@
 #include "collectors/apiserver_livez.h"
 #include "collectors/collector_set.h"
 #include "collectors/kubevip_log.h"
+#include "collectors/kubevip_pod.h"
 #include "collectors/kubevip_scrape.h"
 #include "collectors/lease_watch.h"
 #include "collectors/manifest.h"
@@ -119,9 +120,16 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
   if (options.lease_watch) {
     kube::LeaseWatchOptions lease;
     lease.namespace_name = e.lease_namespace;
-    lease.lease_name = e.lease_name;
+    lease.name = e.lease_name;
     collectors.push_back(std::make_unique<LeaseWatchCollector>(loop, client, std::move(lease),
                                                                e.node_name, client_error));
+  }
+  if (options.kubevip_pod) {
+    kube::WatchOptions pod;
+    pod.namespace_name = options.kubevip_pod_namespace;
+    pod.name =
+        options.kubevip_pod_name.empty() ? "kube-vip-" + e.node_name : options.kubevip_pod_name;
+    collectors.push_back(std::make_unique<KubeVipPodCollector>(loop, client, std::move(pod)));
   }
   if (options.vip_healthz && !e.vip_address.empty()) {
     VipHealthzOptions healthz;
