@@ -96,6 +96,12 @@ def test_daemonset_is_least_privilege_on_control_plane_nodes(rendered, exporter_
     assert container["image"].startswith("ghcr.io/rommelporras/kvip-exporter:")
 
 
+@pytest.mark.parametrize("target", [t for t in RENDER_TARGETS if "prometheus-operator" in str(t)])
+def test_servicemonitor_keeps_the_lease_namespace_label(rendered, target):
+    monitor = one(rendered[target], "ServiceMonitor", "kvip-exporter")
+    assert all(e.get("honorLabels") is True for e in monitor["spec"]["endpoints"])
+
+
 KUBE_VIP_PODS = ["kube-vip-k8s-cp1", "kube-vip-k8s-cp2", "kube-vip-k8s-cp3"]
 
 
