@@ -8,12 +8,6 @@ namespace {
 
 using prometheus::MetricType;
 
-struct FamilySpec {
-  const char* name;
-  const char* help;
-  MetricType type;
-};
-
 // Every family this collector exposes, in one place.
 constexpr FamilySpec kUp{"kubevip_apiserver_livez_up",
                          "1 if the node's local API server answered ok on /livez within the "

@@ -7,12 +7,6 @@ namespace {
 
 using prometheus::MetricType;
 
-struct FamilySpec {
-  const char* name;
-  const char* help;
-  MetricType type;
-};
-
 // Every family this collector exposes, in one place. Container families carry `namespace`,
 // `pod` and `container`; the watch's own carry `namespace` and `pod`.
 constexpr FamilySpec kRestarts{"kubevip_container_restarts_total",
@@ -39,10 +33,6 @@ constexpr FamilySpec kPresent{"kubevip_pod_present", "1 if kube-vip's mirror pod
 constexpr FamilySpec kWatchUp{"kubevip_pod_watch_up",
                               "1 while the watch stream on kube-vip's mirror pod is established.",
                               MetricType::Gauge};
-
-prometheus::MetricFamily Family(const FamilySpec& spec) {
-  return MakeFamily(spec.name, spec.help, spec.type);
-}
 
 // The run that ended last: the current state when the container is terminated now (between
 // a crash and its restart), else lastState.
@@ -84,14 +74,14 @@ std::vector<prometheus::MetricFamily> KubeVipPodFamilies(const kube::WatchStatus
   const Labels pod_labels{{"namespace", pod_namespace}, {"pod", pod_name}};
   std::vector<prometheus::MetricFamily> out;
   if (status.listed) {
-    auto present = Family(kPresent);
+    auto present = MakeFamily(kPresent);
     AddSample(present, status.object ? 1 : 0, pod_labels);
     out.push_back(std::move(present));
   }
   if (status.object && !status.object->containers.empty()) {
-    auto restarts = Family(kRestarts), ready = Family(kReady), waiting = Family(kWaiting),
-         last_reason = Family(kLastReason), last_exit = Family(kLastExitCode),
-         last_finished = Family(kLastFinished);
+    auto restarts = MakeFamily(kRestarts), ready = MakeFamily(kReady),
+         waiting = MakeFamily(kWaiting), last_reason = MakeFamily(kLastReason),
+         last_exit = MakeFamily(kLastExitCode), last_finished = MakeFamily(kLastFinished);
     for (const auto& c : status.object->containers) {
       Labels labels = pod_labels;
       labels.emplace_back("container", c.name);
@@ -114,7 +104,7 @@ std::vector<prometheus::MetricFamily> KubeVipPodFamilies(const kube::WatchStatus
       if (!family->metric.empty()) out.push_back(std::move(*family));
     }
   }
-  auto watch_up = Family(kWatchUp);
+  auto watch_up = MakeFamily(kWatchUp);
   AddSample(watch_up, status.watch_up ? 1 : 0, pod_labels);
   out.push_back(std::move(watch_up));
   return out;

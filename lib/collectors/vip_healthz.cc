@@ -7,12 +7,6 @@ namespace {
 
 using prometheus::MetricType;
 
-struct FamilySpec {
-  const char* name;
-  const char* help;
-  MetricType type;
-};
-
 // Every family this collector exposes, in one place.
 constexpr FamilySpec kUp{"kubevip_vip_healthz_up",
                          "1 if https://<vip>:<port>/healthz answered ok within the deadline in "

@@ -16,6 +16,17 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 prometheus::MetricFamily MakeFamily(std::string name, std::string help,
                                     prometheus::MetricType type);
 
+// One row of a collector's family table: every family a collector exposes is declared
+// together at the top of its file, and built from the row at scrape time.
+struct FamilySpec {
+  const char* name;
+  const char* help;
+  prometheus::MetricType type;
+};
+
+// An empty family of that row.
+prometheus::MetricFamily MakeFamily(const FamilySpec& spec);
+
 // Appends one sample to a gauge, counter or untyped family.
 void AddSample(prometheus::MetricFamily& family, double value, const Labels& labels = {});
 

@@ -8,27 +8,12 @@ Needs root and the testbed (KVIP_TESTBED=<instance>; KVIP_TESTBED_KEEP=1 keeps i
 """
 import os
 import signal
-import subprocess
 import time
 
 from full_exporter import FullExporter, success
 from testbed_fixture import NODES, testbed, wait_for  # noqa: F401
 
 SCRAPE_INTERVAL_S = 30  # the seed's ServiceMonitor interval
-
-
-def kubevip_pids(netns):
-    """kube-vip processes in the node's network namespace (the container's process)."""
-    pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True).stdout.split()
-    found = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/comm") as comm:
-                if comm.read().strip() == "kube-vip":
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
 
 
 def kubelet_restart_count(tb, node):
@@ -46,7 +31,6 @@ def test_two_sigkills_inside_one_scrape_interval_both_count(testbed, tmp_path):
     tb = testbed
     tb.wait_settled()
     node = next(n for n in NODES if n != tb.leader())  # a follower: no VIP hand-over involved
-    netns = tb.env(node)["NETNS"]
     exporter = FullExporter(tb, node, tmp_path / "exporter.log")
     restarts = series("kubevip_container_restarts_total", node)
     try:
@@ -60,7 +44,7 @@ def test_two_sigkills_inside_one_scrape_interval_both_count(testbed, tmp_path):
         # Two kills, no scrape in between: each one after the kubelet restarted the previous.
         kills = []
         for i in (1, 2):
-            pids = wait_for(lambda: kubevip_pids(netns), timeout=90,
+            pids = wait_for(lambda: tb.kubevip_pids(node), timeout=90,
                             what=f"a running kube-vip on {node} before kill {i}")
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
