@@ -99,6 +99,12 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
                     "How often the VIP healthz probe runs, in the background (e.g. 5s, 500ms); "
                     "scrapes expose the last result.",
                     100, 3600000, "100ms to 3600s");
+  app.add_flag("!--no-apiserver.livez", o.apiserver_livez,
+               "Do not probe the node's local API server (/livez).");
+  app.add_option("--apiserver.livez-url", o.apiserver_livez_url,
+                 "The node's local API server livez URL (default: https://kubernetes:<port>/livez "
+                 "connected to 127.0.0.1, as kube-vip reaches it). Probed in the background with "
+                 "the VIP probe's interval, timeout and --vip.healthz-insecure.");
   app.add_option("--kubeconfig", o.kubeconfig,
                  "Kubeconfig for the Lease watch (default: $KUBECONFIG, else in-cluster).");
   app.add_option("--lease.name", o.lease_name,
@@ -109,6 +115,13 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
                  "This node's identity as kube-vip writes it into the lease (default: $NODE_NAME, "
                  "else the host name).");
   app.add_flag("!--no-lease.watch", o.lease_watch, "Do not watch the Lease.");
+  app.add_flag("!--no-kubevip.pod", o.kubevip_pod,
+               "Do not watch kube-vip's mirror pod (restarts, termination reasons, readiness).");
+  app.add_option("--kubevip.pod-name", o.kubevip_pod_name,
+                 "kube-vip's mirror pod (default: kube-vip-<node name>).");
+  app.add_option("--kubevip.pod-namespace", o.kubevip_pod_namespace,
+                 "Namespace of kube-vip's mirror pod.")
+      ->capture_default_str();
   app.add_option("--kubevip.log-path", o.kubevip_log_path,
                  "Glob of kube-vip's CRI container log files.")
       ->capture_default_str();

@@ -31,11 +31,20 @@ struct ServeOptions {
   std::chrono::milliseconds vip_healthz_timeout{2000};
   std::chrono::milliseconds vip_healthz_interval{5000};  // background probe, start to start
 
+  // The node's own API server, probed like the VIP (same interval, timeout, insecure).
+  bool apiserver_livez = true;
+  std::string apiserver_livez_url;  // default https://kubernetes:<port>/livez via 127.0.0.1
+
   std::string kubeconfig;
   std::string lease_name;       // default plndr-cp-lock
   std::string lease_namespace;  // default kube-system
   std::string node_name;        // default $NODE_NAME, else the host name
   bool lease_watch = true;
+
+  // kube-vip's mirror pod (the kubelet's view of the static pod), LIST+WATCH.
+  bool kubevip_pod = true;
+  std::string kubevip_pod_name;  // default kube-vip-<node name>
+  std::string kubevip_pod_namespace = "kube-system";
 
   std::string kubevip_log_path = "/var/log/pods/kube-system_kube-vip-*/kube-vip/*.log";
   bool kubevip_log = true;

@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "collectors/apiserver_livez.h"
 #include "collectors/collector_set.h"
 #include "collectors/kubevip_log.h"
+#include "collectors/kubevip_pod.h"
 #include "collectors/kubevip_scrape.h"
 #include "collectors/lease_watch.h"
 #include "collectors/manifest.h"
@@ -80,7 +82,9 @@ Effective Resolve(const ServeOptions& options) {
 // The Kubernetes client shared by the lease watch and the VIP healthz probe (CA, client
 // certificate, token). Without one the lease watch reports watch_up 0 and the rest carries on.
 std::shared_ptr<kube::Client> LoadKubeClient(const ServeOptions& options, std::string& error) {
-  if (!options.lease_watch && !options.vip_healthz) return nullptr;
+  if (!options.lease_watch && !options.vip_healthz && !options.apiserver_livez &&
+      !options.kubevip_pod)
+    return nullptr;
   auto config = kube::LoadClientConfig(options.kubeconfig, error);
   if (!config) {
     LogError(
@@ -126,9 +130,16 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
   if (options.lease_watch) {
     kube::LeaseWatchOptions lease;
     lease.namespace_name = e.lease_namespace;
-    lease.lease_name = e.lease_name;
+    lease.name = e.lease_name;
     collectors.push_back(std::make_unique<LeaseWatchCollector>(loop, client, std::move(lease),
                                                                e.node_name, client_error));
+  }
+  if (options.kubevip_pod) {
+    kube::WatchOptions pod;
+    pod.namespace_name = options.kubevip_pod_namespace;
+    pod.name =
+        options.kubevip_pod_name.empty() ? "kube-vip-" + e.node_name : options.kubevip_pod_name;
+    collectors.push_back(std::make_unique<KubeVipPodCollector>(loop, client, std::move(pod)));
   }
   if (options.vip_healthz && !e.vip_address.empty()) {
     VipHealthzOptions healthz;
@@ -138,6 +149,15 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
     healthz.interval = options.vip_healthz_interval;
     healthz.insecure = options.vip_healthz_insecure;
     collectors.push_back(std::make_unique<VipHealthzCollector>(loop, std::move(healthz), client));
+  }
+  if (options.apiserver_livez) {
+    ApiServerLivezOptions livez;
+    livez.url = options.apiserver_livez_url;
+    livez.port = e.api_server_port;
+    livez.timeout = options.vip_healthz_timeout;
+    livez.interval = options.vip_healthz_interval;
+    livez.insecure = options.vip_healthz_insecure;
+    collectors.push_back(std::make_unique<ApiServerLivezCollector>(loop, std::move(livez), client));
   }
   return collectors;
 }

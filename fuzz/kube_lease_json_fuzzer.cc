@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto event = kvip::kube::ParseLeaseWatchEvent(json, error);
   CheckOutcome(event, error);
   if (event && event->type != "ERROR") {
-    KVIP_FUZZ_CHECK(event->lease.has_value(), "a non-ERROR event without its Lease", event->type);
+    KVIP_FUZZ_CHECK(event->object.has_value(), "a non-ERROR event without its Lease", event->type);
   }
 
   auto kube_time = kvip::kube::ParseRfc3339(json);

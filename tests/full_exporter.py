@@ -24,7 +24,7 @@ RECONNECTS = f"kubevip_lease_watch_reconnects_total{{{LEASE}}}"
 KUBEVIP_UP = "kubevip_up"
 SCRAPE_TIMEOUT_S = 2.0  # the exporter's default --kubevip.scrape-timeout
 HEALTHZ_TIMEOUT_S = 2.0  # and --vip.healthz-timeout
-COLLECTORS = ("kubevip_scrape", "vip_netlink", "lease_watch", "vip_healthz", "kubevip_log",
+COLLECTORS = ("kubevip_scrape", "vip_netlink", "lease_watch", "vip_healthz", "apiserver_livez", "kubevip_pod", "kubevip_log",
               "manifest", "process")
 
 _ports = itertools.count(19500)

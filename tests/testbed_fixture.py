@@ -106,6 +106,19 @@ class Testbed:
         return self.exec(node, "crictl", "ps", "--name", "kube-vip", "--state", state, "-q",
                          check=False).stdout.strip()
 
+    def kubevip_pids(self, node):
+        """kube-vip processes in the node's network namespace (the container's process)."""
+        netns = self.env(node)["NETNS"]
+        pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True).stdout.split()
+        found = []
+        for pid in pids:
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "kube-vip":
+                    found.append(int(pid))
+            except OSError:
+                continue
+        return found
+
     def mirror_pod(self, node, jsonpath, via="cp1"):
         r = self.exec(via, "kubectl", "-n", "kube-system", "get", "pod", f"kube-vip-k8s-{node}",
                       "-o", f"jsonpath={jsonpath}", "--request-timeout=2s", check=False)

@@ -16,7 +16,7 @@ constexpr std::string_view kPrefix = "kubevip_";
 
 // Every kubevip_* family of the metric contract (docs/metrics.md), whichever collector
 // produces it. A unit test keeps this list in step with the document.
-constexpr std::array<std::string_view, 36> kOwnMetricNames = {
+constexpr std::array<std::string_view, 47> kOwnMetricNames = {
     "kubevip_up",
     "kubevip_scrape_duration_seconds",
     "kubevip_process_start_time_seconds",
@@ -51,6 +51,17 @@ constexpr std::array<std::string_view, 36> kOwnMetricNames = {
     "kubevip_vip_healthz_up",
     "kubevip_vip_healthz_duration_seconds",
     "kubevip_vip_healthz_last_probe_timestamp_seconds",
+    "kubevip_apiserver_livez_up",
+    "kubevip_apiserver_livez_duration_seconds",
+    "kubevip_apiserver_livez_last_probe_timestamp_seconds",
+    "kubevip_container_restarts_total",
+    "kubevip_container_ready",
+    "kubevip_container_waiting_reason",
+    "kubevip_container_last_terminated_reason",
+    "kubevip_container_last_terminated_exit_code",
+    "kubevip_container_last_terminated_timestamp_seconds",
+    "kubevip_pod_present",
+    "kubevip_pod_watch_up",
     "kubevip_log_lock_conflicts_total",
     "kubevip_log_errors_total",
 };

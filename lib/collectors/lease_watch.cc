@@ -30,7 +30,7 @@ bool LeaseWatchCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     status.last_error = unavailable_;
   }
   for (auto& family :
-       LeaseFamilies(status, options_.namespace_name, options_.lease_name, node_name_, UnixNow())) {
+       LeaseFamilies(status, options_.namespace_name, options_.name, node_name_, UnixNow())) {
     out.push_back(std::move(family));
   }
   return status.watch_up;
@@ -45,7 +45,7 @@ std::vector<prometheus::MetricFamily> LeaseFamilies(const kube::LeaseWatchStatus
   // Until a LIST succeeded nothing is known about the lease: leadership and presence are
   // left out rather than reported as 0, which alerts would read as facts.
   if (status.listed) {
-    const auto& lease = status.lease;
+    const auto& lease = status.object;
     bool has_expiry = lease && lease->renew_time && lease->duration_seconds;
     bool expired = !has_expiry || *lease->renew_time + *lease->duration_seconds < now;
     bool leader = lease && !lease->holder.empty() && lease->holder == node_name && !expired;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "collectors/collector.h"
-#include "kube/lease_watcher.h"
+#include "kube/object_watcher.h"
 
 namespace kvip {
 

@@ -4,18 +4,16 @@
 // kubevip_vip_healthz_up, its duration and when it ended. The probe runs on the daemon's
 // Asio loop through CurlLoop (libcurl multi-socket) every `interval`, so a scrape never
 // waits for the VIP and the API servers see one GET per interval per node, however often
-// the exporter is scraped.
+// the exporter is scraped (kube::HealthProbe, shared with the local API server probe).
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "collectors/collector.h"
 #include "kube/client.h"
-#include "kube/curl_loop.h"
+#include "kube/health_probe.h"
 
 namespace kvip {
 
@@ -34,43 +32,21 @@ class VipHealthzCollector final : public Collector {
   // loop stopped.
   VipHealthzCollector(boost::asio::io_context& loop, VipHealthzOptions options,
                       std::shared_ptr<kube::Client> client);
-  ~VipHealthzCollector() override;
-  VipHealthzCollector(const VipHealthzCollector&) = delete;
-  VipHealthzCollector& operator=(const VipHealthzCollector&) = delete;
 
   std::string_view Name() const override { return "vip_healthz"; }
   // The last probe's result (no I/O); succeeds when it answered "ok". Until the first
   // probe ends it fails and exposes nothing (unknown is not down).
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
-  const std::string& url() const { return url_; }
+  const std::string& url() const { return probe_.url(); }
 
  private:
-  struct Result {
-    bool known = false;  // a probe has ended
-    bool up = false;
-    double seconds = 0;    // how long it took
-    double timestamp = 0;  // when it ended, Unix seconds
-  };
-
-  // Loop thread only.
-  void Probe();
-  void OnProbeDone(const HttpResponse& response);
-  void ScheduleNext();
-
-  boost::asio::io_context& io_;
-  VipHealthzOptions options_;
-  std::shared_ptr<kube::Client> client_;
-  std::string url_;
-  kube::CurlLoop curl_;
-  boost::asio::steady_timer timer_;
-  std::chrono::steady_clock::time_point started_{};  // loop thread: the probe's start
-  int last_up_ = -1;  // loop thread; -1 unknown; for logging changes only
-
-  mutable std::mutex mutex_;
-  Result last_;  // guarded by mutex_
-
-  std::shared_ptr<int> life_ = std::make_shared<int>(0);  // handlers hold a weak_ptr
+  std::string vip_;
+  kube::HealthProbe probe_;
 };
+
+// The probe's TLS settings: the kubeconfig's CA and client certificate (none without a
+// client), verification off when `insecure`. Shared with the local API server probe.
+TlsOptions ProbeTls(const kube::Client* client, bool insecure);
 
 }  // namespace kvip

@@ -16,8 +16,8 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 prometheus::MetricFamily MakeFamily(std::string name, std::string help,
                                     prometheus::MetricType type);
 
-// One family's name, help and type: collectors declare theirs in a table at the top of
-// their file and build families from it at collect time.
+// One row of a collector's family table: every family a collector exposes is declared
+// together at the top of its file, and built from the row at scrape time.
 struct FamilySpec {
   const char* name;
   const char* help;

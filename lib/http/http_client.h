@@ -32,6 +32,10 @@ struct HttpRequest {
   // Accept-Encoding: whatever libcurl can decompress (gzip, ...). Off for loopback peers,
   // where compressing costs both ends CPU and saves nothing.
   bool accept_compressed = true;
+  // CURLOPT_CONNECT_TO entries ("host:port:connect-host:connect-port"): reach the URL's
+  // host through another address while TLS still verifies the URL's name, as kube-vip's
+  // hostAliases (kubernetes -> 127.0.0.1) do. Honoured by kube::CurlLoop.
+  std::vector<std::string> connect_to;
 };
 
 struct HttpResponse {

@@ -10,6 +10,7 @@ struct CurlLoop::Transfer {
   TransferId id = 0;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
+  curl_slist* connect_to = nullptr;  // CURLOPT_CONNECT_TO entries
   Handlers handlers;
   HttpResponse response;
   std::string url;
@@ -54,6 +55,7 @@ CurlLoop::~CurlLoop() {
     if (transfer->added) curl_multi_remove_handle(multi_, transfer->easy);
     curl_easy_cleanup(transfer->easy);
     curl_slist_free_all(transfer->headers);
+    curl_slist_free_all(transfer->connect_to);
   }
   transfers_.clear();
   for (auto& [fd, socket] : sockets_) {
@@ -114,6 +116,10 @@ CurlLoop::TransferId CurlLoop::Start(const HttpRequest& request, Handlers handle
         transfer->headers, ("Authorization: Bearer " + request.bearer_token).c_str());
   }
   if (transfer->headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, transfer->headers);
+  for (const auto& entry : request.connect_to) {
+    transfer->connect_to = curl_slist_append(transfer->connect_to, entry.c_str());
+  }
+  if (transfer->connect_to) curl_easy_setopt(c, CURLOPT_CONNECT_TO, transfer->connect_to);
   ApplyTls(c, request.tls);
 
   TransferId id = transfer->id;
@@ -162,6 +168,7 @@ void CurlLoop::Remove(Transfer& transfer) {
   if (transfer.added) curl_multi_remove_handle(multi_, transfer.easy);
   curl_easy_cleanup(transfer.easy);
   curl_slist_free_all(transfer.headers);
+  curl_slist_free_all(transfer.connect_to);
   transfers_.erase(id);
 }
 

@@ -1,30 +1,14 @@
 #include "kube/lease.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
-
 #include <cctype>
 
-#include "common/json_member.h"
+#include "kube/watch_json.h"
 
 namespace kvip::kube {
 namespace {
 
+using detail::ParseDocument;
 using rapidjson::Value;
-
-bool ParseDocument(std::string_view json, rapidjson::Document& doc, std::string& error) {
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    error = std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
-            rapidjson::GetParseError_En(doc.GetParseError());
-    return false;
-  }
-  if (!doc.IsObject()) {
-    error = "expected a JSON object";
-    return false;
-  }
-  return true;
-}
 
 bool LeaseFromValue(const Value& object, Lease& lease, std::string& error) {
   if (!object.IsObject()) {
@@ -128,59 +112,11 @@ std::optional<Lease> ParseLease(std::string_view json, std::string& error) {
 }
 
 std::optional<LeaseList> ParseLeaseList(std::string_view json, std::string& error) {
-  rapidjson::Document doc;
-  if (!ParseDocument(json, doc, error)) return std::nullopt;
-  LeaseList list;
-  if (const Value* metadata = json::Member(doc, "metadata")) {
-    list.resource_version = json::String(*metadata, "resourceVersion");
-  }
-  if (list.resource_version.empty()) {
-    error = "the list has no metadata.resourceVersion";
-    return std::nullopt;
-  }
-  const Value* items = json::Member(doc, "items");
-  if (items && items->IsNull()) return list;
-  if (!items || !items->IsArray()) {
-    error = "the list has no items array";
-    return std::nullopt;
-  }
-  for (const auto& item : items->GetArray()) {
-    Lease lease;
-    if (!LeaseFromValue(item, lease, error)) return std::nullopt;
-    list.items.push_back(std::move(lease));
-  }
-  return list;
+  return detail::ParseObjectList<Lease>(json, &LeaseFromValue, error);
 }
 
 std::optional<WatchEvent> ParseLeaseWatchEvent(std::string_view json, std::string& error) {
-  rapidjson::Document doc;
-  if (!ParseDocument(json, doc, error)) return std::nullopt;
-  WatchEvent event;
-  event.type = json::String(doc, "type");
-  const Value* object = json::Member(doc, "object");
-  if (event.type.empty() || !object || !object->IsObject()) {
-    error = "a watch event needs a type and an object";
-    return std::nullopt;
-  }
-  if (event.type == "ERROR") {
-    // The object is a metav1.Status.
-    event.error_code = json::Int(*object, "code");  // a Status code; anything else reads as 0
-    event.error_message = json::String(*object, "message");
-    return event;
-  }
-  if (event.type != "ADDED" && event.type != "MODIFIED" && event.type != "DELETED" &&
-      event.type != "BOOKMARK") {
-    error = "unknown watch event type \"" + event.type + "\"";
-    return std::nullopt;
-  }
-  Lease lease;
-  if (!LeaseFromValue(*object, lease, error)) return std::nullopt;
-  if (lease.resource_version.empty()) {
-    error = event.type + " event without metadata.resourceVersion";
-    return std::nullopt;
-  }
-  event.lease = std::move(lease);
-  return event;
+  return detail::ParseObjectEvent<Lease>(json, &LeaseFromValue, error);
 }
 
 bool LineFramer::Feed(std::string_view bytes,

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "kube/watch_event.h"
+
 namespace kvip::kube {
 
 struct Lease {
@@ -23,17 +25,8 @@ struct Lease {
   std::optional<double> transitions;       // spec.leaseTransitions
 };
 
-struct LeaseList {
-  std::string resource_version;  // the list's metadata.resourceVersion: where a watch resumes
-  std::vector<Lease> items;
-};
-
-struct WatchEvent {
-  std::string type;            // ADDED, MODIFIED, DELETED, BOOKMARK or ERROR
-  std::optional<Lease> lease;  // the object of every type but ERROR
-  int error_code = 0;          // ERROR: the Status code (410 = resourceVersion too old)
-  std::string error_message;   // ERROR: the Status message
-};
+using LeaseList = ObjectList<Lease>;
+using WatchEvent = ObjectEvent<Lease>;
 
 // Each returns nullopt with `error` saying what is wrong when `json` is not what it should be.
 std::optional<Lease> ParseLease(std::string_view json, std::string& error);

@@ -112,12 +112,13 @@ def lease_reader(cluster, kubectl_bin):
 
 
 LEASE_RULE = f"leases.coordination.k8s.io [] [{LEASE[1]}] [get list watch]"
+POD_RULE = "pods [] [kube-vip-k8s-cp1 kube-vip-k8s-cp2 kube-vip-k8s-cp3] [get list watch]"
 
 
 def assert_exactly_the_lease(cluster, kubeconfig, baseline):
     for namespace in ("kube-system", "monitoring", "default", "kube-node-lease"):
         mine, base = can_i_list(cluster, kubeconfig, namespace), can_i_list(cluster, baseline, namespace)
-        expected = {LEASE_RULE} if namespace == LEASE[0] else set()
+        expected = {LEASE_RULE, POD_RULE} if namespace == LEASE[0] else set()
         # (A client-certificate user has fewer rights than the baseline ServiceAccount:
         # no service-account issuer discovery. Fewer is fine; only extra rights count.)
         assert mine - base == expected, f"{namespace}: extra rights {mine - base}"
@@ -236,7 +237,7 @@ def test_exporter_watches_the_lease_with_only_the_serviceaccount_token(cluster, 
             "--web.listen-address=127.0.0.1:0", f"--kubeconfig={lease_reader[0]}",
             "--node-name=k8s-cp1", f"--kubevip.manifest={env['KUBEVIP_MANIFEST']}",
             f"--kubevip.log-path={env['KVIP_POD_LOG_DIR']}/kube-system_kube-vip-*/kube-vip/*.log",
-            "--no-vip.healthz"]
+            "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod"]
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=cluster.tb.environ)
     try:

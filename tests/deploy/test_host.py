@@ -89,7 +89,7 @@ def start_exporter(ns, exporter_bin, log, *flags, prefix=()):
     with open(log, "w") as out:
         proc = subprocess.Popen(["ip", "netns", "exec", ns, *prefix, str(exporter_bin),
                                  "--web.listen-address=127.0.0.1:0", "--kubevip.manifest=",
-                                 "--no-lease.watch", "--no-kubevip.log", "--no-vip.healthz", *flags],
+                                 "--no-lease.watch", "--no-kubevip.log", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod", *flags],
                                 stdout=out, stderr=subprocess.STDOUT)
     port = wait_for(lambda: re.search(r"ports=(\d+)", log.read_text()), timeout=20,
                     what=f"the exporter to listen (log {log})").group(1)

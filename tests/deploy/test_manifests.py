@@ -96,6 +96,34 @@ def test_daemonset_is_least_privilege_on_control_plane_nodes(rendered, exporter_
     assert container["image"].startswith("ghcr.io/rommelporras/kvip-exporter:")
 
 
+@pytest.mark.parametrize("target", [t for t in RENDER_TARGETS if "prometheus-operator" in str(t)])
+def test_servicemonitor_keeps_the_lease_namespace_label(rendered, target):
+    monitor = one(rendered[target], "ServiceMonitor", "kvip-exporter")
+    assert all(e.get("honorLabels") is True for e in monitor["spec"]["endpoints"])
+
+
+KUBE_VIP_PODS = ["kube-vip-k8s-cp1", "kube-vip-k8s-cp2", "kube-vip-k8s-cp3"]
+
+
+@pytest.mark.parametrize("target", RENDER_TARGETS)
+def test_pod_role_reads_only_kube_vips_mirror_pods(rendered, target):
+    docs = rendered[target]
+    role = one(docs, "Role", "kvip-exporter-kube-vip-pod-reader")
+    assert role["metadata"]["namespace"] == "kube-system"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"],
+                              "resourceNames": KUBE_VIP_PODS, "verbs": ["get", "list", "watch"]}]
+    binding = one(docs, "RoleBinding", "kvip-exporter-kube-vip-pod-reader")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kvip-exporter", "namespace": "monitoring"}]
+
+
+def test_static_pod_role_reads_the_lease_and_the_mirror_pods():
+    role = next(d for d in yaml.safe_load_all((REPO / "deploy/static-pod/rbac.yaml").read_text())
+                if d["kind"] == "Role")
+    assert role["rules"][1] == {"apiGroups": [""], "resources": ["pods"],
+                                "resourceNames": KUBE_VIP_PODS, "verbs": ["get", "list", "watch"]}
+
+
 @pytest.mark.parametrize("target", RENDER_TARGETS)
 def test_lease_role_is_one_named_lease_read_only(rendered, target):
     docs = rendered[target]

@@ -18,14 +18,21 @@ Scenarios, in order (module-scoped: one Prometheus for all):
   2. something on the leader keeps deleting the VIP (kube-vip re-adds it every 3 s) ->
      KubeVipLeaderWithoutVIP; stop deleting -> kube-vip puts it back, resolves.
   3. add the VIP on a follower -> KubeVipVIPSplitBrain; remove it -> resolves.
-  4. every dashboard panel's query (variables filled in) returns data from that Prometheus.
+  4. the killed kube-vip's restart, as the kubelet counts it, and why it ended (SIGKILL: 137)
+     reach Prometheus from the mirror-pod watch.
+  5. every exporter stops answering (SIGSTOP, as a partition looks to Prometheus) ->
+     KubeVipExportersAllDown in #incidents within 2 minutes, KubeVipExporterDown never
+     delivered; SIGCONT -> resolved.
+  6. every dashboard panel's query (variables filled in) returns data from that Prometheus.
 
 Needs root and the testbed (tests/testbed_fixture.py); takes about 10 minutes.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -55,6 +62,10 @@ class Monitoring:
     def lan(self, *cmd):
         # nsenter, not `ip netns exec`: no private mount namespace needed here.
         return ["nsenter", f"--net={self.lan_ns}", "--", *map(str, cmd)]
+
+    def exporter_pids(self):
+        """The three exporters' pids (tools/testbed exec ends in exec: the pid is the daemon's)."""
+        return [proc.pid for proc, log in self.procs if Path(log.name).name.startswith("exporter-")]
 
     def spawn(self, argv, name, env=None):
         log = open(self.dir / f"{name}.log", "w")
@@ -253,6 +264,38 @@ def test_vip_added_on_a_follower_is_split_brain(mon, testbed):
         testbed.exec(follower, "ip", "addr", "del", f"{VIP}/32", "dev", "eno1", check=False)
     wait_for(lambda: ("KubeVipVIPSplitBrain", f"k8s-{follower}") not in mon.firing(), timeout=60, interval=1,
              what="split brain resolved")
+
+
+def test_killed_kube_vip_restart_and_reason_from_the_kubelet(mon, testbed):
+    """After scenario 1's SIGKILL the kubelet restarted that kube-vip: its count and the
+    reason reach Prometheus from the exporter's watch of the mirror pod."""
+    wait_for(lambda: mon.value('max(kubevip_container_restarts_total{job="kvip-exporter"})') or 0,
+             timeout=60, interval=1, what="a restart counted by the kubelet")
+    wait_for(lambda: mon.value('count(kubevip_container_last_terminated_exit_code{job="kvip-exporter"} == 137)'),
+             timeout=60, interval=1, what="the SIGKILL (exit 137) as the last termination")
+    assert mon.value('count(kubevip_container_last_terminated_reason{job="kvip-exporter",reason="Error"})')
+
+
+def test_every_exporter_unreachable_pages_once_and_resolves(mon, testbed):
+    pids = mon.exporter_pids()
+    assert len(pids) == 3
+    stopped = time.monotonic()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: mon.delivered("incidents", "FIRING", "KubeVipExportersAllDown"), timeout=150, interval=1,
+                 what="KubeVipExportersAllDown in #incidents")
+        took = time.monotonic() - stopped
+        assert took < 120, f"the page took {took:.0f}s"
+        wait_for(lambda: any("KubeVipExportersAllDown" in m for m in mon.emails()), timeout=30, what="the page by email")
+        assert not any("KubeVipExporterDown" in t for ch in ("incidents", "status") for t in mon.discord_titles(ch))
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: mon.value('count(up{job="kvip-exporter"} == 1)') == 3, timeout=60, interval=1,
+             what="the exporters scraped again")
+    wait_for(lambda: mon.delivered("incidents", "RESOLVED", "KubeVipExportersAllDown"), timeout=60, interval=1,
+             what="resolved KubeVipExportersAllDown in #incidents")
 
 
 def test_every_dashboard_panel_has_data(mon, testbed):

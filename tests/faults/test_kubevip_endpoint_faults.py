@@ -35,7 +35,7 @@ class Exporter:
                                 f"--kubevip.metrics-url=http://{UPSTREAM}/metrics",
                                 f"--kubevip.scrape-timeout={scrape_timeout_s}s",
                                 f"--kubevip.manifest={log_path.parent}/no-manifest.yaml",
-                                "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz",
+                                "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod",
                                 "--no-kubevip.log", stdout=subprocess.DEVNULL, stderr=self.log,
                                 env=small_asan_quarantine())
         wait_for(lambda: netns.http_get(f"http://{LISTEN}/healthz")[0] == 200,

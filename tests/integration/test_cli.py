@@ -16,7 +16,7 @@ def start_daemon(netns, exporter_bin, tmp_path, *flags, name="exporter"):
     log = open(tmp_path / f"{name}.log", "w")
     return netns.popen(exporter_bin, f"--web.listen-address={LISTEN}",
                        f"--kubevip.manifest={tmp_path}/no-manifest.yaml", "--node-name=test-node",
-                       "--no-lease.watch", "--no-vip.healthz", "--no-kubevip.log", *flags,
+                       "--no-lease.watch", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod", "--no-kubevip.log", *flags,
                        stdout=subprocess.DEVNULL, stderr=log)
 
 

@@ -44,7 +44,7 @@ class Exporter:
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(
             [str(binary), "--web.listen-address=127.0.0.1:0", "--log.level=debug",
-             "--kubevip.manifest=/nonexistent/kube-vip.yaml", "--no-vip.healthz",
+             "--kubevip.manifest=/nonexistent/kube-vip.yaml", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod",
              "--no-lease.watch", f"--kubevip.log-path={log_glob}"],
             stdout=self.log, stderr=subprocess.STDOUT)
         match = wait_for(lambda: re.search(r'msg="?listening.* ports=(\d+)', self.log_text()),

@@ -46,7 +46,7 @@ def manifest_of(tree):
 def start_daemon(netns, exporter_bin, tmp_path, manifest, *flags, healthz=False):
     log = open(tmp_path / "exporter.log", "w")
     proc = netns.popen(exporter_bin, f"--web.listen-address={LISTEN}", f"--kubevip.manifest={manifest}",
-                       "--node-name=test-node", "--no-lease.watch", "--no-kubevip.log",
+                       "--node-name=test-node", "--no-lease.watch", "--no-kubevip.log", "--no-apiserver.livez", "--no-kubevip.pod",
                        *([] if healthz else ["--no-vip.healthz"]), *flags,
                        stdout=subprocess.DEVNULL, stderr=log)
     wait_for(lambda: netns.http_get(f"http://{LISTEN}/healthz")[0] == 200, what="exporter serving")

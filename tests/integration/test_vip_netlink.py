@@ -50,7 +50,7 @@ class Exporter:
         argv = ["ip", "netns", "exec", netns, str(binary),
                 f"--web.listen-address=127.0.0.1:{PORT}",
                 "--kubevip.manifest=/nonexistent/kube-vip.yaml",
-                "--no-vip.healthz", "--no-lease.watch", "--no-kubevip.log", *flags]
+                "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod", "--no-lease.watch", "--no-kubevip.log", *flags]
         self.log = open(log_path, "w")
         # exec: the ip process becomes the exporter, so its pid is the exporter's.
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)

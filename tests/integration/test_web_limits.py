@@ -46,7 +46,7 @@ def start_exporter(netns, exporter_bin, tmp_path, *flags):
     log = open(tmp_path / "exporter.log", "w")
     proc = netns.popen(exporter_bin, f"--web.listen-address={LISTEN}",
                        f"--kubevip.manifest={tmp_path}/no-manifest.yaml", "--node-name=test-node",
-                       "--no-lease.watch", "--no-vip.healthz", "--no-kubevip.log", *flags,
+                       "--no-lease.watch", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod", "--no-kubevip.log", *flags,
                        stdout=subprocess.DEVNULL, stderr=log)
     wait_for(lambda: netns.run("ss", "-Htln", "src", LISTEN).stdout.strip(),
              what="exporter listening")

@@ -68,7 +68,7 @@ class Exporter:
                                 f"--web.config.file={config}",
                                 "--kubevip.metrics-url=http://127.0.0.1:2112/metrics",
                                 f"--kubevip.manifest={tmp_path}/no-manifest.yaml",
-                                "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz",
+                                "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod",
                                 "--no-kubevip.log",
                                 stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"))
         wait_for(lambda: self.netns.run("ss", "-Htln", "src", LISTEN).stdout.strip(),
@@ -186,7 +186,7 @@ def test_reload_on_change_and_sighup_keeps_serving(netns, pki, start):
 def test_bad_config_at_start_is_a_clear_error(netns, pki, exporter_bin, text, error):
     config = write_config(pki / "web.yml", text, check=False)
     out = netns.run(exporter_bin, f"--web.listen-address={LISTEN}", f"--web.config.file={config}",
-                    "--no-lease.watch", "--no-vip.healthz", "--no-kubevip.log",
+                    "--no-lease.watch", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod", "--no-kubevip.log",
                     f"--kubevip.manifest={pki}/no-manifest.yaml", check=False, timeout=10)
     assert out.returncode == 1
     assert f"web config {config}: " in out.stderr

@@ -104,16 +104,20 @@ class SmtpSink:
         self.server.server_close()
 
 
-def alertmanager_test_config(am, discord_url, smtp_address, password_file, group_interval="2s"):
+def alertmanager_test_config(am, discord_url, smtp_address, password_file, group_interval="2s",
+                             group_wait="1s"):
     """deploy/alertmanager/alertmanager.yml (as a dict) pointed at loopback sinks, with short
-    timers; routes, receivers and inhibitions stay as shipped. discord_url(channel) -> URL."""
+    timers; routes, receivers and inhibitions stay as shipped. discord_url(channel) -> URL.
+    group_wait=None keeps the shipped one (what inhibitions within one batch rely on)."""
     am["global"].update(smtp_smarthost=smtp_address, smtp_require_tls=False,
                         smtp_auth_password_file=str(password_file))
     channel = {"REPLACE_WITH_INCIDENTS_WEBHOOK": "incidents", "REPLACE_WITH_STATUS_WEBHOOK": "status"}
     for rcv in am["receivers"]:
         for d in rcv.get("discord_configs", []):
             d["webhook_url"] = discord_url(channel[d["webhook_url"].rsplit("/", 1)[1]])
-    am["route"]["routes"][0].update(group_wait="1s", group_interval=group_interval)
+    am["route"]["routes"][0].update(group_interval=group_interval)
+    if group_wait is not None:
+        am["route"]["routes"][0].update(group_wait=group_wait)
     return am
 
 

@@ -129,10 +129,18 @@ def free_port():
 
 
 def make_test_config(discord, smtp, tmp_path):
-    """The shipped config with loopback endpoints and short timers; routes and inhibitions untouched."""
+    """The shipped config with loopback endpoints; routes, inhibitions and group_wait untouched.
+
+    group_wait stays as shipped on purpose: Alertmanager's inhibitor learns of new alerts
+    asynchronously, so what the config guarantees for a source and its target posted in one
+    batch is "suppressed by the time the group is first flushed", i.e. after group_wait. A
+    shortened group_wait races the inhibitor (a flake seen once in CI). group_interval stays
+    short so the resolved message follows quickly.
+    """
     password = tmp_path / "smtp-password"
     password.write_text("unused")
-    am = alertmanager_test_config(yaml.safe_load(AM_CONFIG.read_text()), discord.url, smtp.address, password)
+    am = alertmanager_test_config(yaml.safe_load(AM_CONFIG.read_text()), discord.url, smtp.address, password,
+                                  group_wait=None)
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(am))
     return path
@@ -161,10 +169,13 @@ def alertmanager(tmp_path):
 
 
 def post_alerts(api, alerts, ends=None):
+    """Posts alerts as Prometheus does when they start firing: startsAt is the firing time,
+    i.e. now. (An alert older than group_wait is flushed at once, without group_wait, which
+    would race the inhibitor: what made this test flaky.)"""
     now = datetime.now(timezone.utc)
     body = [{"labels": labels, "annotations": {"summary": f"{labels['alertname']} on {labels.get('node', '-')}",
                                                "description": f"test alert on {labels.get('node', 'all nodes')}"},
-             "startsAt": (now - timedelta(minutes=1)).isoformat(),
+             "startsAt": (now - timedelta(seconds=1)).isoformat(),
              **({"endsAt": ends.isoformat()} if ends else {})} for labels in alerts]
     req = urllib.request.Request(api + "/api/v2/alerts", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
@@ -179,6 +190,17 @@ def titles(discord, channel):
     return [e["title"] for m in discord.messages(channel) for e in m.get("embeds", [])]
 
 
+def alert_states(api):
+    return {a["labels"]["alertname"]: a["status"] for a in
+            json.load(urllib.request.urlopen(api + "/api/v2/alerts", timeout=5))}
+
+
+def shipped_group_wait():
+    text = yaml.safe_load(AM_CONFIG.read_text())["route"]["routes"][0]["group_wait"]
+    assert text.endswith("s"), text
+    return int(text[:-1])
+
+
 def test_live_routing_inhibition_and_resolve(alertmanager):
     api, discord, smtp = alertmanager
     firing = [
@@ -189,8 +211,17 @@ def test_live_routing_inhibition_and_resolve(alertmanager):
         base("KubeVipLockConflicts", "warning", node="k8s-cp3"),
     ]
     post_alerts(api, firing)
+    group_wait = shipped_group_wait()
 
-    wait_for(lambda: len(discord.messages("incidents")) >= 2, timeout=30, what="two #incidents messages")
+    # The inhibitor marks the targets well within group_wait: that is the guarantee.
+    inhibited = ("KubeVipInstanceDown", "KubeVipVIPNotOnLeader")
+    wait_for(lambda: all(alert_states(api).get(n, {}).get("inhibitedBy") for n in inhibited),
+             timeout=group_wait / 2, what="the inhibitor to mark both targets suppressed",
+             interval=0.2)
+    assert not discord.payloads, f"a notification went out before group_wait: {json.dumps(discord.payloads)}"
+
+    deadline = group_wait + 30
+    wait_for(lambda: len(discord.messages("incidents")) >= 2, timeout=deadline, what="two #incidents messages")
     wait_for(lambda: len(discord.messages("status")) >= 1, timeout=30, what="a #status message")
     wait_for(lambda: len(smtp.messages) >= 2, timeout=30, what="two emails")
 
@@ -203,8 +234,7 @@ def test_live_routing_inhibition_and_resolve(alertmanager):
     # The node is in the Discord message (grouped by alertname and node).
     assert any("k8s-cp2" in json.dumps(m) for m in discord.messages("incidents"))
 
-    state = {a["labels"]["alertname"]: a["status"] for a in
-             json.load(urllib.request.urlopen(api + "/api/v2/alerts", timeout=5))}
+    state = alert_states(api)
     assert state["KubeVipInstanceDown"]["state"] == "suppressed" and state["KubeVipInstanceDown"]["inhibitedBy"]
     assert state["KubeVipVIPNotOnLeader"]["inhibitedBy"]
 

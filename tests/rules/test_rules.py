@@ -115,21 +115,56 @@ def test_every_alert_has_a_firing_and_a_silent_case():
     assert names - silent == set(), "alerts never shown to stay silent"
 
 
+def top_level_or_arms(expr):
+    """The operands of `or` at parenthesis depth 0, or [expr] when there is none."""
+    arms, depth, start = [], 0, 0
+    for m in re.finditer(r"[()]|\bor\b", expr):
+        if m.group() == "(":
+            depth += 1
+        elif m.group() == ")":
+            depth -= 1
+        elif depth == 0:
+            arms.append(expr[start:m.start()].strip())
+            start = m.end()
+    return arms + [expr[start:].strip()]
+
+
 def _mutants():
-    """(alert, what, mutated rules doc): the for: dropped, the threshold moved by +-1."""
+    """(alert, what, mutated rules doc): the for: dropped; the threshold at the end of the
+    expression, and at the end of each top-level `or` arm, moved by +-1; each `or` arm dropped
+    (an alert with two ways to fire, e.g. "all targets down" or "none discovered", must have
+    both pinned by a test)."""
     base = yaml.safe_load(RULES.read_text())
     for i, rule in enumerate(rule_list(base)):
+        def mutant(expr):
+            doc = copy.deepcopy(base)
+            rule_list(doc)[i]["expr"] = expr
+            return doc
+
         if "for" in rule:
             doc = copy.deepcopy(base)
             rule_list(doc)[i]["for"] = "0s"
             yield rule["alert"], "for: 0s", doc
-        m = list(re.finditer(r"(>=|==|>|<)\s*(\d+)\s*$", rule["expr"]))
-        for delta in (+1, -1):
-            if m:
-                doc = copy.deepcopy(base)
-                expr, last = rule["expr"], m[-1]
-                rule_list(doc)[i]["expr"] = expr[:last.start(2)] + str(int(last.group(2)) + delta) + expr[last.end(2):]
-                yield rule["alert"], f"threshold {delta:+d}", doc
+        arms = top_level_or_arms(rule["expr"])
+        for a, arm in enumerate(arms):
+            m = list(re.finditer(r"(>=|==|>|<)\s*(\d+)\s*$", arm))
+            for delta in (+1, -1):
+                if m:
+                    last = m[-1]
+                    moved = arm[:last.start(2)] + str(int(last.group(2)) + delta) + arm[last.end(2):]
+                    where = f" in or-arm {a + 1}" if len(arms) > 1 else ""
+                    yield rule["alert"], f"threshold {delta:+d}{where}", mutant(
+                        " or ".join(arms[:a] + [moved] + arms[a + 1:]))
+            if len(arms) > 1:
+                yield rule["alert"], f"or-arm {a + 1} dropped", mutant(" or ".join(arms[:a] + arms[a + 1:]))
+
+
+def test_mutants_cover_both_arms_of_an_or():
+    names = {(alert, what) for alert, what, _ in _mutants()}
+    assert ("KubeVipExportersAllDown", "or-arm 1 dropped") in names
+    assert ("KubeVipExportersAllDown", "or-arm 2 dropped") in names
+    assert ("KubeVipExportersAllDown", "threshold +1 in or-arm 1") in names
+    assert top_level_or_arms("a or (b or c) or d") == ["a", "(b or c)", "d"]
 
 
 @pytest.mark.parametrize("alert,what,doc", list(_mutants()), ids=lambda v: v if isinstance(v, str) else "")

@@ -39,7 +39,7 @@ kube::LeaseWatchStatus Watching() {
   lease.renew_time = 1000;
   lease.duration_seconds = 5;
   lease.transitions = 3;
-  status.lease = lease;
+  status.object = lease;
   return status;
 }
 
@@ -108,7 +108,7 @@ TEST(LeaseFamilies, AgesHonestlyWhileTheWatchIsDown) {
 
 TEST(LeaseFamilies, DeletedLeaseIsAbsentNotExpired) {
   kube::LeaseWatchStatus status = Watching();
-  status.lease.reset();
+  status.object.reset();
   std::string text = Render(status, 1002);
   EXPECT_EQ(text.substr(0, text.find("kubevip_lease_watch_up")),
             "kubevip_is_leader{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 0\n"
@@ -117,7 +117,7 @@ TEST(LeaseFamilies, DeletedLeaseIsAbsentNotExpired) {
 
 TEST(LeaseFamilies, ReleasedLeaseHasAnEmptyHolderAndNoLeader) {
   kube::LeaseWatchStatus status = Watching();
-  status.lease->holder = "";
+  status.object->holder = "";
   std::string text = Render(status, 1001, "");
   EXPECT_NE(text.find("kubevip_lease_holder_info{lease=\"plndr-cp-lock\",namespace=\"kube-system\","
                       "holder=\"\"} 1\n"),

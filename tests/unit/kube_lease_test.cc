@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "kube/lease.h"
-#include "kube/lease_watcher.h"
+#include "kube/object_watcher.h"
 
 namespace kvip::kube {
 namespace {
@@ -53,8 +53,8 @@ TEST(ParseLeaseWatchEvent, AddedCarriesTheWholeSpec) {
   auto event = ParseLeaseWatchEvent(kAdded, error);
   ASSERT_TRUE(event) << error;
   EXPECT_EQ(event->type, "ADDED");
-  ASSERT_TRUE(event->lease);
-  const Lease& lease = *event->lease;
+  ASSERT_TRUE(event->object);
+  const Lease& lease = *event->object;
   EXPECT_EQ(lease.name, "plndr-cp-lock");
   EXPECT_EQ(lease.namespace_name, "kube-system");
   EXPECT_EQ(lease.resource_version, "1042");
@@ -70,9 +70,9 @@ TEST(ParseLeaseWatchEvent, BookmarkCarriesOnlyAResourceVersion) {
   auto event = ParseLeaseWatchEvent(kBookmark, error);
   ASSERT_TRUE(event) << error;
   EXPECT_EQ(event->type, "BOOKMARK");
-  EXPECT_EQ(event->lease->resource_version, "1100");
-  EXPECT_EQ(event->lease->holder, "");
-  EXPECT_FALSE(event->lease->renew_time);
+  EXPECT_EQ(event->object->resource_version, "1100");
+  EXPECT_EQ(event->object->holder, "");
+  EXPECT_FALSE(event->object->renew_time);
 }
 
 TEST(ParseLeaseWatchEvent, ErrorCarriesTheStatus) {
@@ -82,7 +82,7 @@ TEST(ParseLeaseWatchEvent, ErrorCarriesTheStatus) {
   EXPECT_EQ(event->type, "ERROR");
   EXPECT_EQ(event->error_code, 410);
   EXPECT_EQ(event->error_message, "too old resource version: 1042 (1200)");
-  EXPECT_FALSE(event->lease);
+  EXPECT_FALSE(event->object);
 }
 
 TEST(ParseLeaseWatchEvent, RejectsWhatIsNotAnEvent) {

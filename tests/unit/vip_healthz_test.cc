@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <thread>
 
+#include "collectors/apiserver_livez.h"
 #include "common/metric_family.h"
 #include "web/web_server.h"
 #include "web_test_util.h"
@@ -46,14 +47,19 @@ class VipHealthzTest : public ::testing::Test {
   void TearDown() override {
     StopLoop();
     collectors_.clear();
+    probes_.clear();
   }
 
   // Owned by the fixture, so that they are destroyed after the loop stopped, whatever the
   // test's outcome.
   VipHealthzCollector& Make(VipHealthzOptions options, std::shared_ptr<kube::Client> client) {
-    collectors_.push_back(
-        std::make_unique<VipHealthzCollector>(loop_, std::move(options), std::move(client)));
-    return *collectors_.back();
+    return Own(std::make_unique<VipHealthzCollector>(loop_, std::move(options), std::move(client)));
+  }
+  template <class T>
+  T& Own(std::unique_ptr<T> collector) {
+    T& kept = *collector;
+    collectors_.push_back(std::move(collector));
+    return kept;
   }
 
   // A TLS server whose /healthz says "ok", with the test PKI's server certificate.
@@ -91,7 +97,7 @@ class VipHealthzTest : public ::testing::Test {
     if (loop_thread_.joinable()) loop_thread_.join();
   }
 
-  static std::vector<MetricFamily> Scrape(VipHealthzCollector& collector, bool* success = nullptr) {
+  static std::vector<MetricFamily> Scrape(Collector& collector, bool* success = nullptr) {
     std::vector<MetricFamily> out;
     bool ok = collector.Collect(out);
     if (success) *success = ok;
@@ -104,7 +110,8 @@ class VipHealthzTest : public ::testing::Test {
   asio::io_context loop_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{loop_.get_executor()};
   std::thread loop_thread_;
-  std::vector<std::unique_ptr<VipHealthzCollector>> collectors_;
+  std::vector<std::unique_ptr<Collector>> collectors_;
+  std::vector<std::unique_ptr<kube::HealthProbe>> probes_;  // destroyed with the collectors
 };
 
 TEST_F(VipHealthzTest, NothingIsExposedBeforeTheFirstProbe) {
@@ -171,6 +178,63 @@ TEST_F(VipHealthzTest, AStalledPeerNeverDelaysAScrape) {
   double duration = Sample(Scrape(collector), "kubevip_vip_healthz_duration_seconds").value_or(-1);
   EXPECT_GE(duration, 0.25);  // the probe's deadline, measured by the loop
   EXPECT_LT(duration, 2.0);
+}
+
+// The local API server probe shares the machinery; its own parts are the default URL (the
+// name kube-vip dials, connected to loopback) and its unlabelled families.
+double Unlabelled(const std::vector<MetricFamily>& out, const std::string& name) {
+  for (const auto& family : out) {
+    if (family.name == name && family.metric.size() == 1 && family.metric[0].label.empty())
+      return family.metric[0].gauge.value;
+  }
+  return -1;
+}
+
+TEST_F(VipHealthzTest, LocalApiServerProbeDefaultsToTheNameKubeVipDials) {
+  ApiServerLivezOptions options;
+  options.port = 16443;
+  auto& livez = Own(std::make_unique<ApiServerLivezCollector>(loop_, options, nullptr));
+  EXPECT_EQ(livez.Name(), "apiserver_livez");
+  EXPECT_EQ(livez.url(), "https://kubernetes:16443/livez");
+  EXPECT_TRUE(Scrape(livez).empty());  // unknown until the first probe ends
+}
+
+TEST_F(VipHealthzTest, LocalApiServerProbeExposesUpAndDown) {
+  int port = StartApiServer();
+  ApiServerLivezOptions options;
+  options.url = "https://127.0.0.1:" + std::to_string(port) + "/healthz";
+  options.interval = std::chrono::milliseconds(100);
+  auto& up =
+      Own(std::make_unique<ApiServerLivezCollector>(loop_, options, ClientTrustingTheTestCa()));
+  options.url = "https://127.0.0.1:" + std::to_string(port) + "/no-such-endpoint";
+  auto& down =
+      Own(std::make_unique<ApiServerLivezCollector>(loop_, options, ClientTrustingTheTestCa()));
+  StartLoop();
+  ASSERT_TRUE(WaitFor([&] { return Unlabelled(Scrape(up), "kubevip_apiserver_livez_up") == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return Unlabelled(Scrape(down), "kubevip_apiserver_livez_up") == 0; }));
+  bool success = true;
+  auto out = Scrape(down, &success);
+  EXPECT_FALSE(success);
+  EXPECT_GE(Unlabelled(out, "kubevip_apiserver_livez_duration_seconds"), 0);
+  EXPECT_NEAR(Unlabelled(out, "kubevip_apiserver_livez_last_probe_timestamp_seconds"), UnixNow(),
+              10);
+}
+
+TEST_F(VipHealthzTest, ConnectToReachesTheNameThroughAnotherAddress) {
+  // "localhost:1" has no listener; connect_to sends the connection to the test server, and
+  // TLS still verifies the name in the URL (the test certificate carries DNS:localhost).
+  int port = StartApiServer();
+  kube::HealthProbeOptions options{.what = "test",
+                                   .url = "https://localhost:1/healthz",
+                                   .connect_to = {"localhost:1:127.0.0.1:" + std::to_string(port)},
+                                   .tls = ProbeTls(ClientTrustingTheTestCa().get(), false),
+                                   .timeout = std::chrono::milliseconds(2000),
+                                   .interval = std::chrono::milliseconds(100)};
+  probes_.push_back(std::make_unique<kube::HealthProbe>(loop_, options));
+  kube::HealthProbe& probe = *probes_.back();
+  StartLoop();
+  ASSERT_TRUE(WaitFor([&] { return probe.Last().known; }));
+  EXPECT_TRUE(probe.Last().up);
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
-#include "kube/lease_watcher.h"
+#include "kube/object_watcher.h"
 
 #include <boost/asio/post.hpp>
 
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "kube/pod.h"
 
 namespace kvip::kube {
 namespace {
@@ -33,10 +34,12 @@ std::chrono::milliseconds JitteredBackoff(int failures, std::chrono::millisecond
   return std::chrono::milliseconds(pick(rng));
 }
 
-LeaseWatcher::LeaseWatcher(boost::asio::io_context& io, std::shared_ptr<Client> client,
-                           LeaseWatchOptions options)
+template <class T>
+ObjectWatcher<T>::ObjectWatcher(boost::asio::io_context& io, std::shared_ptr<Client> client,
+                                WatchKind<T> kind, WatchOptions options)
     : io_(io),
       client_(std::move(client)),
+      kind_(std::move(kind)),
       options_(std::move(options)),
       curl_(io),
       retry_timer_(io),
@@ -46,33 +49,38 @@ LeaseWatcher::LeaseWatcher(boost::asio::io_context& io, std::shared_ptr<Client> 
   status_.last_error = "not started";
 }
 
-LeaseWatcher::~LeaseWatcher() {
+template <class T>
+ObjectWatcher<T>::~ObjectWatcher() {
   life_.reset();
   if (transfer_) curl_.Cancel(transfer_);
 }
 
-void LeaseWatcher::Start() {
+template <class T>
+void ObjectWatcher<T>::Start() {
   boost::asio::post(io_, [this, life = std::weak_ptr<int>(life_)] {
     if (!life.expired()) List();
   });
 }
 
-LeaseWatchStatus LeaseWatcher::Status() const {
+template <class T>
+WatchStatus<T> ObjectWatcher<T>::Status() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return status_;
 }
 
-std::string LeaseWatcher::ListPath() const {
-  return "/apis/coordination.k8s.io/v1/namespaces/" + options_.namespace_name +
-         "/leases?fieldSelector=metadata.name%3D" + options_.lease_name;
+template <class T>
+std::string ObjectWatcher<T>::ListPath() const {
+  return kind_.collection_path + "?fieldSelector=metadata.name%3D" + options_.name;
 }
 
-std::string LeaseWatcher::WatchPath(const std::string& resource_version) const {
+template <class T>
+std::string ObjectWatcher<T>::WatchPath(const std::string& resource_version) const {
   return ListPath() + "&watch=1&allowWatchBookmarks=true&resourceVersion=" + resource_version +
          "&timeoutSeconds=" + std::to_string(options_.watch_timeout.count());
 }
 
-void LeaseWatcher::List() {
+template <class T>
+void ObjectWatcher<T>::List() {
   HttpRequest request = client_->Prepare("GET", ListPath(), "", options_.list_timeout);
   transfer_ = curl_.Start(request, {.on_headers = nullptr,
                                     .on_data = nullptr,
@@ -80,32 +88,34 @@ void LeaseWatcher::List() {
   if (!transfer_) Retry(Step::kList, "cannot start a request to " + request.url);
 }
 
-void LeaseWatcher::OnListDone(const HttpResponse& response) {
+template <class T>
+void ObjectWatcher<T>::OnListDone(const HttpResponse& response) {
   transfer_ = 0;
   if (!response.ok || response.status != 200) {
     Retry(Step::kList, client_->DescribeFailure("list", ListPath(), response));
     return;
   }
   std::string error;
-  auto list = ParseLeaseList(response.body, error);
+  auto list = kind_.parse_list(response.body, error);
   if (!list) {
     Retry(Step::kList, "list " + client_->config().server + ListPath() + ": " + error);
     return;
   }
-  std::optional<Lease> lease;
+  std::optional<T> object;
   for (auto& item : list->items) {
-    if (item.name == options_.lease_name) lease = std::move(item);
+    if (item.name == options_.name) object = std::move(item);
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     status_.listed = true;
-    status_.lease = std::move(lease);
+    status_.object = std::move(object);
   }
   resource_version_ = list->resource_version;
   Watch();
 }
 
-void LeaseWatcher::Watch() {
+template <class T>
+void ObjectWatcher<T>::Watch() {
   framer_.Reset();
   relist_requested_ = false;
   stream_error_.clear();
@@ -127,7 +137,8 @@ void LeaseWatcher::Watch() {
   ArmStallTimer();
 }
 
-void LeaseWatcher::OnWatchEstablished() {
+template <class T>
+void ObjectWatcher<T>::OnWatchEstablished() {
   established_at_ = std::chrono::steady_clock::now();
   failures_in_a_row_ = 0;
   bool after_failure = failed_since_established_;
@@ -138,8 +149,8 @@ void LeaseWatcher::OnWatchEstablished() {
     if (after_failure && ever_established_) ++status_.reconnects;
   }
   if (after_failure) {
-    LogInfo(ever_established_ ? "lease watch re-established" : "lease watch established",
-            {{"lease", options_.namespace_name + "/" + options_.lease_name},
+    LogInfo(kind_.what + (ever_established_ ? " watch re-established" : " watch established"),
+            {{kind_.what, options_.namespace_name + "/" + options_.name},
              {"server", client_->config().server},
              {"resource_version", resource_version_}});
   }
@@ -147,7 +158,8 @@ void LeaseWatcher::OnWatchEstablished() {
   ever_established_ = true;
 }
 
-bool LeaseWatcher::OnWatchBytes(std::string_view chunk) {
+template <class T>
+bool ObjectWatcher<T>::OnWatchBytes(std::string_view chunk) {
   ArmStallTimer();
   if (!framer_.Feed(chunk, [this](std::string_view line) { OnWatchLine(line); })) {
     stream_error_ = "a watch event from " + client_->config().server + " exceeds 1 MiB";
@@ -156,10 +168,11 @@ bool LeaseWatcher::OnWatchBytes(std::string_view chunk) {
   return !relist_requested_ && stream_error_.empty();
 }
 
-void LeaseWatcher::OnWatchLine(std::string_view line) {
+template <class T>
+void ObjectWatcher<T>::OnWatchLine(std::string_view line) {
   if (relist_requested_ || !stream_error_.empty()) return;  // the rest of a dropped stream
   std::string error;
-  auto event = ParseLeaseWatchEvent(line, error);
+  auto event = kind_.parse_event(line, error);
   if (!event) {
     stream_error_ = "undecodable watch event from " + client_->config().server + ": " + error;
     return;
@@ -176,17 +189,18 @@ void LeaseWatcher::OnWatchLine(std::string_view line) {
     }
     return;
   }
-  resource_version_ = event->lease->resource_version;
+  resource_version_ = event->object->resource_version;
   relisted_for_410_ = false;  // the stream made progress
-  if (event->type == "BOOKMARK" || event->lease->name != options_.lease_name) return;
+  if (event->type == "BOOKMARK" || event->object->name != options_.name) return;
   if (event->type == "DELETED") {
-    status_.lease.reset();
+    status_.object.reset();
   } else {
-    status_.lease = std::move(event->lease);
+    status_.object = std::move(event->object);
   }
 }
 
-void LeaseWatcher::OnWatchDone(const HttpResponse& response) {
+template <class T>
+void ObjectWatcher<T>::OnWatchDone(const HttpResponse& response) {
   transfer_ = 0;
   stall_timer_.cancel();
   SetWatchUp(false);
@@ -198,8 +212,8 @@ void LeaseWatcher::OnWatchDone(const HttpResponse& response) {
       return;
     }
     relisted_for_410_ = true;
-    LogInfo("lease watch resourceVersion expired (410 Gone); relisting",
-            {{"lease", options_.namespace_name + "/" + options_.lease_name},
+    LogInfo(kind_.what + " watch resourceVersion expired (410 Gone); relisting",
+            {{kind_.what, options_.namespace_name + "/" + options_.name},
              {"resource_version", resource_version_}});
     failed_since_established_ = true;
     List();
@@ -223,7 +237,8 @@ void LeaseWatcher::OnWatchDone(const HttpResponse& response) {
   Watch();
 }
 
-void LeaseWatcher::ArmStallTimer() {
+template <class T>
+void ObjectWatcher<T>::ArmStallTimer() {
   stall_timer_.expires_after(options_.watch_timeout + options_.stall_margin);
   stall_timer_.async_wait(
       [this, life = std::weak_ptr<int>(life_)](const boost::system::error_code& ec) {
@@ -231,7 +246,8 @@ void LeaseWatcher::ArmStallTimer() {
       });
 }
 
-void LeaseWatcher::OnStalled() {
+template <class T>
+void ObjectWatcher<T>::OnStalled() {
   if (!transfer_) return;
   curl_.Cancel(transfer_);
   transfer_ = 0;
@@ -241,7 +257,8 @@ void LeaseWatcher::OnStalled() {
                           "s");
 }
 
-void LeaseWatcher::Retry(Step step, const std::string& error) {
+template <class T>
+void ObjectWatcher<T>::Retry(Step step, const std::string& error) {
   failed_since_established_ = true;
   ++failures_in_a_row_;
   {
@@ -264,19 +281,36 @@ void LeaseWatcher::Retry(Step step, const std::string& error) {
       });
 }
 
-void LeaseWatcher::SetWatchUp(bool up) {
+template <class T>
+void ObjectWatcher<T>::SetWatchUp(bool up) {
   std::lock_guard<std::mutex> lock(mutex_);
   status_.watch_up = up;
 }
 
-void LeaseWatcher::LogFailure(const std::string& error, std::chrono::milliseconds retry_in) {
+template <class T>
+void ObjectWatcher<T>::LogFailure(const std::string& error, std::chrono::milliseconds retry_in) {
   auto now = std::chrono::steady_clock::now();
   if (error == last_logged_error_ && now - last_logged_at_ < kRepeatLogEvery) return;
   last_logged_error_ = error;
   last_logged_at_ = now;
-  LogWarn("lease watch failed", {{"lease", options_.namespace_name + "/" + options_.lease_name},
-                                 {"err", error},
-                                 {"retry_in", Seconds(retry_in)}});
+  LogWarn(kind_.what + " watch failed",
+          {{kind_.what, options_.namespace_name + "/" + options_.name},
+           {"err", error},
+           {"retry_in", Seconds(retry_in)}});
 }
+
+LeaseWatcher::LeaseWatcher(boost::asio::io_context& io, std::shared_ptr<Client> client,
+                           LeaseWatchOptions options)
+    : ObjectWatcher<Lease>(
+          io, std::move(client),
+          WatchKind<Lease>{.what = "lease",
+                           .collection_path = "/apis/coordination.k8s.io/v1/namespaces/" +
+                                              options.namespace_name + "/leases",
+                           .parse_list = &ParseLeaseList,
+                           .parse_event = &ParseLeaseWatchEvent},
+          options) {}
+
+template class ObjectWatcher<Lease>;
+template class ObjectWatcher<Pod>;
 
 }  // namespace kvip::kube

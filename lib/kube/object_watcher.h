@@ -1,5 +1,6 @@
 #pragma once
-// Keeps the last known state of one Lease with LIST then WATCH, the way client-go's reflector
+// Keeps the last known state of one object (a Lease, a Pod) with LIST then WATCH of its name
+// (fieldSelector=metadata.name=...), the way client-go's reflector
 // does: resume from the last resourceVersion, relist on 410 Gone, reconnect with capped,
 // jittered backoff after errors, and treat a silent stream (no bytes, not even bookmarks,
 // beyond the server's own timeout) as dead.
@@ -22,12 +23,13 @@
 #include "kube/client.h"
 #include "kube/curl_loop.h"
 #include "kube/lease.h"
+#include "kube/watch_event.h"
 
 namespace kvip::kube {
 
-struct LeaseWatchOptions {
+struct WatchOptions {
   std::string namespace_name = "kube-system";
-  std::string lease_name = "plndr-cp-lock";
+  std::string name = "plndr-cp-lock";  // metadata.name of the one object watched
   // timeoutSeconds asked of the server; it ends the stream then and we resume at once.
   std::chrono::seconds watch_timeout{60};
   // Silence beyond watch_timeout + stall_margin means the stream is dead (frozen server,
@@ -39,9 +41,10 @@ struct LeaseWatchOptions {
 };
 
 // What a scrape sees.
-struct LeaseWatchStatus {
-  bool listed = false;           // a LIST succeeded once, so `lease` is knowledge, not a guess
-  std::optional<Lease> lease;    // the last known Lease; nullopt once listed = it does not exist
+template <class T>
+struct WatchStatus {
+  bool listed = false;           // a LIST succeeded once, so `object` is knowledge, not a guess
+  std::optional<T> object;       // the last known object; nullopt once listed = it does not exist
   bool watch_up = false;         // a watch stream is established now
   std::uint64_t reconnects = 0;  // streams established after a failure (not routine rotation)
   std::map<std::string, std::uint64_t> events;  // by type; every type present from the start
@@ -49,19 +52,30 @@ struct LeaseWatchStatus {
   std::string last_error;      // why the watch is not up; empty while it is
 };
 
-class LeaseWatcher {
+// What ObjectWatcher needs to know of a kind.
+template <class T>
+struct WatchKind {
+  std::string what;             // for logs: "lease", "pod"
+  std::string collection_path;  // e.g. "/api/v1/namespaces/kube-system/pods"
+  std::optional<ObjectList<T>> (*parse_list)(std::string_view json, std::string& error);
+  std::optional<ObjectEvent<T>> (*parse_event)(std::string_view json, std::string& error);
+};
+
+// Instantiated for Lease and Pod (object_watcher.cc). T has `name` and `resource_version`.
+template <class T>
+class ObjectWatcher {
  public:
-  LeaseWatcher(boost::asio::io_context& io, std::shared_ptr<Client> client,
-               LeaseWatchOptions options);
-  ~LeaseWatcher();
-  LeaseWatcher(const LeaseWatcher&) = delete;
-  LeaseWatcher& operator=(const LeaseWatcher&) = delete;
+  ObjectWatcher(boost::asio::io_context& io, std::shared_ptr<Client> client, WatchKind<T> kind,
+                WatchOptions options);
+  ~ObjectWatcher();
+  ObjectWatcher(const ObjectWatcher&) = delete;
+  ObjectWatcher& operator=(const ObjectWatcher&) = delete;
 
   // Begins listing on the loop; call once.
   void Start();
 
   // Thread safety: callable from any thread.
-  LeaseWatchStatus Status() const;
+  WatchStatus<T> Status() const;
 
   // The API paths used, for messages and tests.
   std::string ListPath() const;
@@ -85,7 +99,8 @@ class LeaseWatcher {
 
   boost::asio::io_context& io_;
   std::shared_ptr<Client> client_;
-  LeaseWatchOptions options_;
+  WatchKind<T> kind_;
+  WatchOptions options_;
   CurlLoop curl_;
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer stall_timer_;
@@ -106,9 +121,18 @@ class LeaseWatcher {
   std::chrono::steady_clock::time_point last_logged_at_{};
 
   mutable std::mutex mutex_;
-  LeaseWatchStatus status_;  // guarded by mutex_
+  WatchStatus<T> status_;  // guarded by mutex_
 
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // timer handlers hold a weak_ptr
+};
+
+// The Lease kube-vip holds.
+using LeaseWatchOptions = WatchOptions;
+using LeaseWatchStatus = WatchStatus<Lease>;
+class LeaseWatcher : public ObjectWatcher<Lease> {
+ public:
+  LeaseWatcher(boost::asio::io_context& io, std::shared_ptr<Client> client,
+               LeaseWatchOptions options);
 };
 
 // Capped exponential backoff with jitter: uniformly in [d/2, d] for d = min(max,

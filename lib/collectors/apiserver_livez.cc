@@ -1,0 +1,58 @@
+#include "collectors/apiserver_livez.h"
+
+#include "collectors/vip_healthz.h"
+#include "common/metric_family.h"
+
+namespace kvip {
+namespace {
+
+using prometheus::MetricType;
+
+// Every family this collector exposes, in one place.
+constexpr FamilySpec kUp{"kubevip_apiserver_livez_up",
+                         "1 if the node's local API server answered ok on /livez within the "
+                         "deadline in the last probe.",
+                         MetricType::Gauge};
+constexpr FamilySpec kDuration{"kubevip_apiserver_livez_duration_seconds",
+                               "Duration of the last local API server /livez probe.",
+                               MetricType::Gauge};
+constexpr FamilySpec kLastProbe{"kubevip_apiserver_livez_last_probe_timestamp_seconds",
+                                "When the last local API server /livez probe ended, in Unix "
+                                "seconds.",
+                                MetricType::Gauge};
+
+kube::HealthProbeOptions ProbeOptions(const ApiServerLivezOptions& options,
+                                      const kube::Client* client) {
+  kube::HealthProbeOptions probe{.what = "local API server livez",
+                                 .url = options.url,
+                                 .connect_to = {},
+                                 .tls = ProbeTls(client, options.insecure),
+                                 .timeout = options.timeout,
+                                 .interval = options.interval};
+  if (probe.url.empty()) {
+    // The name the API server's certificate carries on every kubeadm node, reached on the
+    // loopback address as kube-vip's hostAliases do.
+    std::string port = std::to_string(options.port);
+    probe.url = "https://kubernetes:" + port + "/livez";
+    probe.connect_to = {"kubernetes:" + port + ":127.0.0.1:" + port};
+  }
+  return probe;
+}
+
+}  // namespace
+
+ApiServerLivezCollector::ApiServerLivezCollector(boost::asio::io_context& loop,
+                                                 ApiServerLivezOptions options,
+                                                 std::shared_ptr<kube::Client> client)
+    : probe_(loop, ProbeOptions(options, client.get())) {}
+
+bool ApiServerLivezCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
+  kube::HealthProbeResult last = probe_.Last();
+  if (!last.known) return false;
+  out.push_back(GaugeFamily(kUp.name, kUp.help, last.up ? 1 : 0));
+  out.push_back(GaugeFamily(kDuration.name, kDuration.help, last.seconds));
+  out.push_back(GaugeFamily(kLastProbe.name, kLastProbe.help, last.timestamp));
+  return last.up;
+}
+
+}  // namespace kvip
