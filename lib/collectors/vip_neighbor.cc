@@ -13,7 +13,7 @@ constexpr FamilySpec kInterfaceInfo{"kubevip_interface_info",
 constexpr FamilySpec kNeighborInfo{
     "kubevip_vip_neighbor_info",
     "1; the MAC this node's kernel uses to reach the VIP (its ARP/NDP neighbour entry) and "
-    "the entry's state; absent on the node that holds the VIP.",
+    "the entry's state; absent while this node holds the VIP.",
     prometheus::MetricType::Gauge};
 constexpr FamilySpec kNeighborLastChange{
     "kubevip_vip_neighbor_last_change_timestamp_seconds",
@@ -28,8 +28,8 @@ VipNeighborCollector::VipNeighborCollector(boost::asio::io_context& loop, std::s
       interface_(std::move(interface)),
       vip_(netlink::IpAddress::Parse(vip_text_)),
       tracker_(interface_, vip_),
-      subscription_(loop, netlink::Subscription::kLinksAndNeighbors,
-                    &netlink::DumpLinksAndNeighbors, interface_,
+      subscription_(loop, netlink::Subscription::kLinksAddressesAndNeighbors,
+                    &netlink::DumpLinksAddressesAndNeighbors, interface_,
                     "netlink unavailable; the VIP's neighbour entry is unknown, retrying",
                     {.reset = [this](const auto& dump) { tracker_.Reset(dump); },
                      .apply = [this](const auto& event) { tracker_.Apply(event); },

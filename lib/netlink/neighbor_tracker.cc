@@ -5,16 +5,18 @@
 namespace kvip::netlink {
 
 NeighborTracker::NeighborTracker(std::string interface, std::optional<IpAddress> vip)
-    : interface_(std::move(interface)), vip_(vip) {}
+    : interface_(interface), vip_(vip), addresses_(std::move(interface), vip) {}
 
 void NeighborTracker::Reset(const std::vector<RouteEvent>& dump) {
   index_ = 0;
   mac_.clear();
   vip_entries_by_index_.clear();
+  addresses_.Reset({});
   for (const auto& event : dump) Apply(event);
 }
 
 void NeighborTracker::Apply(const RouteEvent& event) {
+  addresses_.Apply(event);
   if (const auto* link = std::get_if<LinkEvent>(&event)) {
     ApplyLink(*link);
   } else if (const auto* neighbor = std::get_if<NeighborEvent>(&event)) {
@@ -23,7 +25,7 @@ void NeighborTracker::Apply(const RouteEvent& event) {
 }
 
 std::optional<NeighborTracker::Entry> NeighborTracker::vip_entry() const {
-  if (!interface_present()) return std::nullopt;
+  if (!interface_present() || addresses_.vip_bound()) return std::nullopt;
   auto it = vip_entries_by_index_.find(index_);
   if (it == vip_entries_by_index_.end()) return std::nullopt;
   return it->second;

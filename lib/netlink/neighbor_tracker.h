@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "netlink/route_message.h"
+#include "netlink/vip_tracker.h"
 
 namespace kvip::netlink {
 
@@ -24,14 +25,15 @@ class NeighborTracker {
   // `vip` empty: only the interface (and its MAC) is tracked.
   NeighborTracker(std::string interface, std::optional<IpAddress> vip);
 
-  // Forgets everything and rebuilds from a full dump (links first, then neighbours).
+  // Forgets everything and rebuilds from a full dump (links, addresses, neighbours).
   void Reset(const std::vector<RouteEvent>& dump);
   void Apply(const RouteEvent& event);
 
   bool interface_present() const { return index_ != 0; }
   const std::string& interface_mac() const { return mac_; }
-  // The VIP's neighbour entry on the interface; none on the node that holds the VIP (the
-  // kernel keeps no neighbour entry for its own addresses) or before anything reached it.
+  // The VIP's neighbour entry on the interface; none before anything reached the VIP, and
+  // none while this node holds the VIP: the kernel then uses its own address and ignores
+  // (but keeps, until garbage collection) the entry it had as a follower.
   std::optional<Entry> vip_entry() const;
 
  private:
@@ -44,6 +46,7 @@ class NeighborTracker {
   std::string mac_;
   // The VIP's entry per ifindex, kept for every interface so a rename to our name is seen.
   std::map<std::uint32_t, Entry> vip_entries_by_index_;
+  VipTracker addresses_;  // whether the VIP is this node's own
 };
 
 }  // namespace kvip::netlink

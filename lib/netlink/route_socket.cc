@@ -98,25 +98,33 @@ std::variant<std::vector<RouteEvent>, NetlinkError> DumpOnce(int fd, uint16_t ty
   }
 }
 
-// Dumps every link, then the table `second` (addresses or neighbours), in that order.
-std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAnd(
-    uint16_t second, size_t second_header, std::chrono::milliseconds timeout) {
+struct DumpRequest {
+  uint16_t type;
+  size_t header_size;
+};
+
+// Dumps every table of `requests` in order (links first) on one fresh socket.
+std::variant<std::vector<RouteEvent>, NetlinkError> DumpTables(
+    std::initializer_list<DumpRequest> requests, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (int attempt = 1;; ++attempt) {
     auto fd = OpenRouteSocket(0);
     if (auto* error = std::get_if<NetlinkError>(&fd)) return std::move(*error);
     int socket_fd = std::get<UniqueFd>(fd).get();
     bool interrupted = false;
-    auto links = DumpOnce(socket_fd, RTM_GETLINK, sizeof(ifinfomsg), 1, deadline, interrupted);
-    if (auto* error = std::get_if<NetlinkError>(&links)) return std::move(*error);
-    auto rest = DumpOnce(socket_fd, second, second_header, 2, deadline, interrupted);
-    if (auto* error = std::get_if<NetlinkError>(&rest)) return std::move(*error);
+    std::vector<RouteEvent> events;
+    uint32_t seq = 0;
+    for (const DumpRequest& request : requests) {
+      auto table =
+          DumpOnce(socket_fd, request.type, request.header_size, ++seq, deadline, interrupted);
+      if (auto* error = std::get_if<NetlinkError>(&table)) return std::move(*error);
+      for (auto& event : std::get<std::vector<RouteEvent>>(table))
+        events.push_back(std::move(event));
+    }
     // An interrupted dump raced with a change. The caller subscribes before dumping, so
     // that change's event follows and heals it; a clean dump is still nicer, so retry a bit.
     if (interrupted && attempt < kDumpAttempts) continue;
-    auto& events = std::get<std::vector<RouteEvent>>(links);
-    for (auto& event : std::get<std::vector<RouteEvent>>(rest)) events.push_back(std::move(event));
-    return std::move(events);
+    return events;
   }
 }
 
@@ -125,9 +133,9 @@ std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAnd(
 RouteEventSocket::RouteEventSocket(UniqueFd fd) : fd_(std::move(fd)), buffer_(kDatagramBytes) {}
 
 std::variant<RouteEventSocket, NetlinkError> RouteEventSocket::Open(Subscription subscription) {
-  auto fd = OpenRouteSocket(subscription == Subscription::kLinksAndNeighbors
-                                ? RTMGRP_LINK | RTMGRP_NEIGH
-                                : RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
+  uint32_t groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+  if (subscription == Subscription::kLinksAddressesAndNeighbors) groups |= RTMGRP_NEIGH;
+  auto fd = OpenRouteSocket(groups);
   if (auto* error = std::get_if<NetlinkError>(&fd)) return std::move(*error);
   return RouteEventSocket(std::move(std::get<UniqueFd>(fd)));
 }
@@ -151,12 +159,15 @@ Received RouteEventSocket::Receive() {
 
 std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAndAddresses(
     std::chrono::milliseconds timeout) {
-  return DumpLinksAnd(RTM_GETADDR, sizeof(ifaddrmsg), timeout);
+  return DumpTables({{RTM_GETLINK, sizeof(ifinfomsg)}, {RTM_GETADDR, sizeof(ifaddrmsg)}}, timeout);
 }
 
-std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAndNeighbors(
+std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAddressesAndNeighbors(
     std::chrono::milliseconds timeout) {
-  return DumpLinksAnd(RTM_GETNEIGH, sizeof(ndmsg), timeout);
+  return DumpTables({{RTM_GETLINK, sizeof(ifinfomsg)},
+                     {RTM_GETADDR, sizeof(ifaddrmsg)},
+                     {RTM_GETNEIGH, sizeof(ndmsg)}},
+                    timeout);
 }
 
 }  // namespace kvip::netlink

@@ -36,8 +36,8 @@ struct Received {
 
 // What a RouteEventSocket is subscribed to.
 enum class Subscription {
-  kLinksAndAddresses,  // RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR
-  kLinksAndNeighbors,  // RTMGRP_LINK, RTMGRP_NEIGH (IPv4 and IPv6 neighbour caches)
+  kLinksAndAddresses,           // RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR
+  kLinksAddressesAndNeighbors,  // and RTMGRP_NEIGH (IPv4 and IPv6 neighbour caches)
 };
 
 // Subscription socket. Non-blocking; the owner waits for readability (on an Asio loop) and
@@ -66,8 +66,8 @@ class RouteEventSocket {
 std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAndAddresses(
     std::chrono::milliseconds timeout);
 
-// The same for every link, then every IPv4/IPv6 neighbour cache entry.
-std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAndNeighbors(
+// The same, then every IPv4/IPv6 neighbour cache entry.
+std::variant<std::vector<RouteEvent>, NetlinkError> DumpLinksAddressesAndNeighbors(
     std::chrono::milliseconds timeout);
 
 }  // namespace kvip::netlink
