@@ -18,6 +18,7 @@
 #include "collectors/vip_netlink.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "common/node_name.h"
 #include "kube/client.h"
 #include "manifest/manifest.h"
 #include "web/web_server.h"
@@ -35,13 +36,6 @@ struct Effective {
   std::string kubevip_metrics_url = "http://127.0.0.1:2112/metrics";
   int api_server_port = 6443;  // where the VIP serves the API (kube-vip's `port`)
 };
-
-std::string DefaultNodeName() {
-  if (const char* env = std::getenv("NODE_NAME"); env && *env) return env;
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
 
 // Flags win; then the kube-vip container's env in the static pod manifest; then defaults.
 // An unreadable or malformed manifest is logged (naming the file and the problem) and
@@ -65,7 +59,7 @@ Effective Resolve(const ServeOptions& options) {
       LogError("ignoring the kube-vip manifest; using flags and defaults", {{"err", error}});
     }
   }
-  e.node_name = options.node_name.empty() ? DefaultNodeName() : options.node_name;
+  e.node_name = ResolveNodeName(options.node_name);
   if (!options.vip_address.empty()) e.vip_address = options.vip_address;
   if (!options.vip_interface.empty()) e.vip_interface = options.vip_interface;
   if (!options.lease_name.empty()) e.lease_name = options.lease_name;

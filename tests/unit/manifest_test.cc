@@ -15,15 +15,18 @@
 
 #include "common/read_file.h"
 #include "manifest/ansible_vars.h"
-#include "manifest/cluster_state.h"
 #include "manifest/durable_file.h"
 #include "manifest/image_ref.h"
 #include "manifest/manifest.h"
-#include "manifest/recover_plan.h"
-#include "manifest/upgrade_plan.h"
+#include "ops/cluster_state.h"
+#include "ops/recover_plan.h"
+#include "ops/upgrade_plan.h"
 
 namespace kvip::manifest {
 namespace {
+
+// The plans built on the manifest (lib/ops).
+using namespace ::kvip::ops;  // NOLINT(google-build-using-namespace)
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

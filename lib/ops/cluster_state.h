@@ -10,7 +10,7 @@
 
 #include "kube/lease.h"
 
-namespace kvip::manifest {
+namespace kvip::ops {
 
 // RFC 3339 as the API server writes it: lib/kube's parser, the one the Lease watch uses.
 using kube::ParseRfc3339;
@@ -67,4 +67,4 @@ std::optional<LeaseInfo> ParseLease(std::string_view lease_json, std::string& er
 bool IsLockConflictLine(std::string_view line);
 int CountLockConflictLines(std::string_view text);
 
-}  // namespace kvip::manifest
+}  // namespace kvip::ops

@@ -1,4 +1,4 @@
-#include "manifest/cluster_state.h"
+#include "ops/cluster_state.h"
 
 #include <rapidjson/document.h>
 
@@ -6,7 +6,7 @@
 
 #include "common/json_member.h"
 
-namespace kvip::manifest {
+namespace kvip::ops {
 
 using rapidjson::Value;
 
@@ -112,4 +112,4 @@ int CountLockConflictLines(std::string_view text) {
   return count;
 }
 
-}  // namespace kvip::manifest
+}  // namespace kvip::ops
