@@ -11,11 +11,11 @@
 #include "common/poll.h"
 #include "common/read_file.h"
 #include "http/http_client.h"
+#include "kubevip/metrics_page.h"
 #include "manifest/durable_file.h"
 #include "ops/cluster_access.h"
 #include "ops/recover_plan.h"
 #include "ops/upgrade_plan.h"
-#include "promtext/parse.h"
 #include "report.h"
 
 namespace kvip {
@@ -31,32 +31,39 @@ std::string Label(const prometheus::ClientMetric& metric, const std::string& nam
   return "";
 }
 
-// What one node's kvip-exporter says about the VIP.
+// A sample's value whatever the family's type (the exporter's families are gauges).
+double ValueOf(const prometheus::MetricFamily& family, const prometheus::ClientMetric& metric) {
+  switch (family.type) {
+    case prometheus::MetricType::Counter:
+      return metric.counter.value;
+    case prometheus::MetricType::Untyped:
+      return metric.untyped.value;
+    default:
+      return metric.gauge.value;
+  }
+}
+
+// What one node's kvip-exporter says about the VIP: its /metrics, asked for and read as
+// kube-vip's own page is (lib/kubevip).
 ops::ExporterView AskExporter(const std::string& url, const std::string& vip,
                               std::chrono::milliseconds timeout) {
   ops::ExporterView view;
   view.url = url;
-  HttpRequest request;
-  request.url = url;
-  request.timeout = timeout;
-  HttpResponse r = HttpFetch(request);
-  if (!r.ok || r.status != 200) {
-    view.error = r.ok ? "HTTP " + std::to_string(r.status) : r.error;
-    return view;
-  }
-  promtext::ParseResult parsed = promtext::Parse(r.body);
-  if (!parsed.ok()) {
-    view.error = "not Prometheus text format: " + parsed.error->ToString();
+  const promtext::Limits limits;
+  kubevip::MetricsPage page = kubevip::ReadMetricsPage(
+      url, HttpFetch(kubevip::MetricsRequest(url, timeout, limits.max_body_bytes)), limits);
+  if (!page.ok()) {
+    view.error = page.reason;
     return view;
   }
   view.up = true;
-  for (const auto& family : parsed.families) {
+  for (const auto& family : page.families) {
     for (const auto& metric : family.metric) {
       if (family.name == "kvip_exporter_node_info") view.node = Label(metric, "node");
       if (Label(metric, "vip") != vip) continue;
-      if (family.name == "kubevip_vip_bound") view.vip_bound = metric.gauge.value == 1;
+      if (family.name == "kubevip_vip_bound") view.vip_bound = ValueOf(family, metric) == 1;
       if (family.name == "kubevip_vip_last_change_timestamp_seconds")
-        view.vip_last_change = metric.gauge.value;
+        view.vip_last_change = ValueOf(family, metric);
     }
   }
   return view;

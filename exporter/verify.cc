@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "common/metric_family.h"
+#include "kubevip/log_lines.h"
 #include "manifest/image_ref.h"
 #include "ops/cluster_state.h"
 #include "report.h"
@@ -75,7 +76,7 @@ int Verify(const VerifyOptions& options) {
           {"metrics " + pod.node, metrics.up, metrics.up ? url + " up" : metrics.error});
 
       auto log = ops::FetchPodLog(access, pod.name);
-      int conflicts = log ? ops::CountLockConflictLines(*log) : -1;
+      int conflicts = log ? kubevip::CountLockConflictLines(*log) : -1;
       checks.push_back(
           {"lock-conflicts " + pod.node, conflicts == 0,
            log ? std::to_string(conflicts) + " lock-conflict lines since the last restart"

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "fuzz_check.h"
+#include "kubevip/log_lines.h"
 #include "ops/cluster_state.h"
 #include "ops/upgrade_plan.h"
 
@@ -34,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     KVIP_FUZZ_CHECK(!error.empty(), "lease rejected without saying why");
   }
-  (void)kvip::ops::CountLockConflictLines(json);
+  (void)kvip::kubevip::CountLockConflictLines(json);
 
   error.clear();
   auto state = kvip::ops::ParseUpgradeState(json, "/fuzz/state.json", error);

@@ -4,6 +4,7 @@
 
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "kubevip/log_lines.h"
 
 namespace kvip {
 namespace {
@@ -57,8 +58,7 @@ bool IsStructuredError(std::string_view line) {
 
 KubeVipLogMatch ClassifyKubeVipLogLine(std::string_view content) {
   KubeVipLogMatch match;
-  match.lock_conflict = content.find("Failed to update lock optimistically") != content.npos ||
-                        content.find("Failed to update lease optimistically") != content.npos;
+  match.lock_conflict = kubevip::IsLockConflictLine(content);
   match.error = IsKlogError(content) || IsSlogDefaultError(content) || IsStructuredError(content);
   return match;
 }

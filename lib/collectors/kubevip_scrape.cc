@@ -59,56 +59,6 @@ bool ClashesWithOwnName(const prometheus::MetricFamily& family) {
   return false;
 }
 
-// kube-vip's process_start_time_seconds, when it reports exactly one unlabelled sample.
-std::optional<double> StartTime(const std::vector<prometheus::MetricFamily>& families) {
-  for (const auto& family : families) {
-    if (family.name != "process_start_time_seconds") continue;
-    if (family.metric.size() != 1 || !family.metric[0].label.empty()) return std::nullopt;
-    const auto& metric = family.metric[0];
-    if (family.type == prometheus::MetricType::Gauge) return metric.gauge.value;
-    if (family.type == prometheus::MetricType::Untyped) return metric.untyped.value;
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-bool Contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
-
-// lib/http reports transport failures as libcurl's message (prefixed with the URL); the
-// kind only decides when to log, the message itself is what the log shows.
-ScrapeFailure ClassifyTransportError(std::string_view error) {
-  if (Contains(error, "timed out")) return ScrapeFailure::kTimeout;
-  if (Contains(error, "Failed to connect") || Contains(error, "Couldn't connect")) {
-    return ScrapeFailure::kConnect;
-  }
-  if (Contains(error, "response body larger than")) return ScrapeFailure::kTooLarge;
-  return ScrapeFailure::kTransport;
-}
-
-std::string_view FailureName(ScrapeFailure failure) {
-  switch (failure) {
-    case ScrapeFailure::kNone:
-      return "none";
-    case ScrapeFailure::kConnect:
-      return "connection failed";
-    case ScrapeFailure::kTimeout:
-      return "timeout";
-    case ScrapeFailure::kTransport:
-      return "transport error";
-    case ScrapeFailure::kHttpStatus:
-      return "bad HTTP status";
-    case ScrapeFailure::kContentType:
-      return "unexpected content type";
-    case ScrapeFailure::kTooLarge:
-      return "body too large";
-    case ScrapeFailure::kParse:
-      return "parse error";
-  }
-  return "unknown";
-}
-
 std::string FormatSeconds(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", seconds);
@@ -125,46 +75,11 @@ KubeVipScrapeCollector::KubeVipScrapeCollector(KubeVipScrapeOptions options)
     : options_(std::move(options)) {}
 
 KubeVipScrapeCollector::Scrape KubeVipScrapeCollector::Fetch() {
+  HttpRequest request = kubevip::MetricsRequest(options_.metrics_url, options_.timeout,
+                                                options_.limits.max_body_bytes);
   Scrape scrape;
-  HttpRequest request;
-  request.url = options_.metrics_url;
-  request.timeout = options_.timeout;
-  request.max_body_bytes = options_.limits.max_body_bytes;
-  request.headers = {"Accept: text/plain; version=0.0.4"};
-  // kube-vip is on this node: gzip would cost it more than the text itself (about x1.7
-  // instructions per answer, bench/results.md) and us an inflate, to save no network.
-  request.accept_compressed = false;
-  HttpResponse response = session_.Fetch(request);
-  if (!response.ok) {
-    scrape.failure = ClassifyTransportError(response.error);
-    std::string prefix = options_.metrics_url + ": ";
-    scrape.reason = response.error.rfind(prefix, 0) == 0 ? response.error.substr(prefix.size())
-                                                         : response.error;
-    return scrape;
-  }
-  if (response.status != 200) {
-    scrape.failure = ScrapeFailure::kHttpStatus;
-    scrape.reason = "HTTP status " + std::to_string(response.status) + " (want 200)";
-    return scrape;
-  }
-  // client_golang answers text/plain; version=0.0.4 to our Accept header. Anything else
-  // (an HTML error page, protobuf, OpenMetrics) is not what this parser reads.
-  std::string content_type = response.content_type;
-  std::transform(content_type.begin(), content_type.end(), content_type.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (!content_type.empty() && content_type.rfind("text/plain", 0) != 0) {
-    scrape.failure = ScrapeFailure::kContentType;
-    scrape.reason = "Content-Type \"" + response.content_type.substr(0, 100) +
-                    "\" is not the text format (want text/plain; version=0.0.4)";
-    return scrape;
-  }
-  promtext::ParseResult parsed = promtext::Parse(response.body, options_.limits);
-  if (!parsed.ok()) {
-    scrape.failure = ScrapeFailure::kParse;
-    scrape.reason = "parse error at " + parsed.error->ToString();
-    return scrape;
-  }
-  scrape.families = std::move(parsed.families);
+  static_cast<kubevip::MetricsPage&>(scrape) =
+      kubevip::ReadMetricsPage(options_.metrics_url, session_.Fetch(request), options_.limits);
   return scrape;
 }
 
@@ -172,9 +87,10 @@ uint64_t KubeVipScrapeCollector::Observe(const Scrape& scrape, std::optional<dou
   std::lock_guard lock(mu_);
   if (last_failure_ != scrape.failure) {
     if (scrape.failure != ScrapeFailure::kNone) {
-      LogWarn("kube-vip scrape failed", {{"url", options_.metrics_url},
-                                         {"kind", std::string(FailureName(scrape.failure))},
-                                         {"reason", scrape.reason}});
+      LogWarn("kube-vip scrape failed",
+              {{"url", options_.metrics_url},
+               {"kind", std::string(kubevip::FailureName(scrape.failure))},
+               {"reason", scrape.reason}});
     } else {
       LogInfo(last_failure_ ? "kube-vip scrape recovered" : "kube-vip scrape ok",
               {{"url", options_.metrics_url}});
@@ -241,7 +157,7 @@ bool KubeVipScrapeCollector::Collect(std::vector<prometheus::MetricFamily>& out)
   Scrape& scrape = *answer.scrape;
   double seconds = scrape.seconds;
   bool up = scrape.failure == ScrapeFailure::kNone;
-  std::optional<double> start_time = up ? StartTime(scrape.families) : std::nullopt;
+  std::optional<double> start_time = up ? kubevip::ProcessStartTime(scrape.families) : std::nullopt;
   uint64_t restarts = Observe(scrape, start_time);
 
   out.push_back(GaugeFamily("kubevip_up",

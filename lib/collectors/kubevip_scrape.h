@@ -15,6 +15,7 @@
 
 #include "collectors/collector.h"
 #include "http/http_client.h"
+#include "kubevip/metrics_page.h"
 #include "promtext/parse.h"
 
 namespace kvip {
@@ -26,17 +27,7 @@ struct KubeVipScrapeOptions {
   promtext::Limits limits;  // max_body_bytes also caps the HTTP transfer
 };
 
-// Why a scrape failed; log lines are written when this changes, not on every scrape.
-enum class ScrapeFailure {
-  kNone,
-  kConnect,
-  kTimeout,
-  kTransport,
-  kHttpStatus,
-  kContentType,
-  kTooLarge,
-  kParse
-};
+using kubevip::ScrapeFailure;
 
 // True for every kubevip_* name this exporter produces itself (docs/metrics.md); such
 // upstream families are never re-exported, so our own series cannot be shadowed.
@@ -58,10 +49,7 @@ class KubeVipScrapeCollector final : public Collector {
   size_t sharing() const;
 
  private:
-  struct Scrape {
-    ScrapeFailure failure = ScrapeFailure::kNone;
-    std::string reason;  // human-readable, for the log line
-    std::vector<prometheus::MetricFamily> families;
+  struct Scrape : kubevip::MetricsPage {
     double seconds = 0;  // how long the request to kube-vip took
   };
   // One request to kube-vip and the calls waiting for its answer.

@@ -47,7 +47,8 @@ std::vector<prometheus::MetricFamily> LeaseFamilies(const kube::LeaseWatchStatus
   if (status.listed) {
     const auto& lease = status.lease;
     bool has_expiry = lease && lease->renew_time && lease->duration_seconds;
-    bool expired = !has_expiry || *lease->renew_time + *lease->duration_seconds < now;
+    bool expired =
+        !has_expiry || kube::LeaseExpiredAt(*lease->renew_time, *lease->duration_seconds, now);
     bool leader = lease && !lease->holder.empty() && lease->holder == node_name && !expired;
     out.push_back(GaugeFamily("kubevip_is_leader",
                               "1 if this node is the holder of the lease and it has not expired.",

@@ -4,28 +4,15 @@
 
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "kubevip/healthz.h"
 
 namespace kvip {
-namespace {
-
-std::string HealthzUrl(const std::string& vip, int port) {
-  bool ipv6 = vip.find(':') != std::string::npos;
-  return "https://" + (ipv6 ? "[" + vip + "]" : vip) + ":" + std::to_string(port) + "/healthz";
-}
-
-std::string Trimmed(const std::string& text) {
-  size_t end = text.find_last_not_of(" \r\n");
-  return end == std::string::npos ? "" : text.substr(0, end + 1);
-}
-
-}  // namespace
-
 VipHealthzCollector::VipHealthzCollector(boost::asio::io_context& loop, VipHealthzOptions options,
                                          std::shared_ptr<kube::Client> client)
     : io_(loop),
       options_(std::move(options)),
       client_(std::move(client)),
-      url_(HealthzUrl(options_.vip, options_.port)),
+      url_(kubevip::HealthzUrl(options_.vip, options_.port)),
       curl_(loop),
       timer_(loop) {
   boost::asio::post(io_, [this, life = std::weak_ptr<int>(life_)] {
@@ -36,14 +23,8 @@ VipHealthzCollector::VipHealthzCollector(boost::asio::io_context& loop, VipHealt
 VipHealthzCollector::~VipHealthzCollector() { life_.reset(); }
 
 void VipHealthzCollector::Probe() {
-  HttpRequest request;
-  request.url = url_;
-  request.timeout = options_.timeout;
-  request.max_body_bytes = 64 * 1024;
-  // CA and client certificate of the kubeconfig, but no bearer token: /healthz is open to
-  // anonymous users, and a rejected token (401) would make a healthy VIP look down.
-  if (client_) request.tls = client_->config().tls;
-  if (options_.insecure) request.tls.insecure_skip_verify = true;
+  HttpRequest request = kubevip::HealthzRequest(
+      url_, options_.timeout, client_ ? client_->config().tls : TlsOptions{}, options_.insecure);
 
   started_ = std::chrono::steady_clock::now();
   kube::CurlLoop::Handlers handlers;
@@ -57,15 +38,13 @@ void VipHealthzCollector::Probe() {
 
 void VipHealthzCollector::OnProbeDone(const HttpResponse& response) {
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
-  bool up = response.ok && response.status == 200 && Trimmed(response.body) == "ok";
+  kubevip::HealthzAnswer answer = kubevip::JudgeHealthz(url_, response);
+  const bool up = answer.up;
   if (last_up_ != (up ? 1 : 0)) {
     if (up) {
       LogInfo("VIP healthz ok", {{"url", url_}});
     } else {
-      std::string why = !response.ok ? response.error
-                                     : url_ + ": HTTP " + std::to_string(response.status) + ": " +
-                                           Trimmed(response.body).substr(0, 200);
-      LogWarn("VIP healthz failed", {{"url", url_}, {"err", why}});
+      LogWarn("VIP healthz failed", {{"url", url_}, {"err", answer.detail}});
     }
     last_up_ = up ? 1 : 0;
   }

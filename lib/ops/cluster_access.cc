@@ -8,7 +8,8 @@
 
 #include "common/node_name.h"
 #include "http/http_client.h"
-#include "promtext/parse.h"
+#include "kubevip/healthz.h"
+#include "kubevip/metrics_page.h"
 
 namespace kvip::ops {
 namespace {
@@ -61,31 +62,16 @@ ClusterAccess OpenClusterAccess(const ClusterOptions& options) {
 }
 
 Check ProbeVipHealthz(const ClusterAccess& access) {
-  Check check{"vip-healthz", false, ""};
-  if (access.vip.empty()) {
-    check.detail = "no VIP: the manifest has no address and --vip.address is not set";
-    return check;
-  }
-  std::string host =
-      access.vip.find(':') != std::string::npos ? "[" + access.vip + "]" : access.vip;
-  HttpRequest request;
-  request.url = "https://" + host + ":" + std::to_string(access.vip_port) + "/healthz";
-  request.timeout = access.options.request_timeout;
-  request.max_body_bytes = 4096;
+  if (access.vip.empty())
+    return {"vip-healthz", false,
+            "no VIP: the manifest has no address and --vip.address is not set"};
+  const std::string url = kubevip::HealthzUrl(access.vip, access.vip_port);
   // The cluster CA from the kubeconfig verifies the API server behind the VIP.
-  if (access.api) request.tls = access.api->config().tls;
-  request.tls.insecure_skip_verify = access.options.vip_healthz_insecure;
-  HttpResponse response = HttpFetch(request);
-  if (!response.ok) {
-    check.detail = request.url + ": " + response.error;
-  } else if (response.status != 200 || response.body != "ok") {
-    check.detail = request.url + ": HTTP " + std::to_string(response.status) + " " +
-                   response.body.substr(0, 200);
-  } else {
-    check.ok = true;
-    check.detail = request.url + " answered ok";
-  }
-  return check;
+  HttpRequest request = kubevip::HealthzRequest(
+      url, access.options.request_timeout, access.api ? access.api->config().tls : TlsOptions{},
+      access.options.vip_healthz_insecure);
+  kubevip::HealthzAnswer answer = kubevip::JudgeHealthz(url, HttpFetch(request));
+  return {"vip-healthz", answer.up, answer.detail};
 }
 
 Result<std::vector<KubeVipPod>> FetchKubeVipPods(const ClusterAccess& access) {
@@ -133,30 +119,13 @@ Result<std::string> FetchPodLog(const ClusterAccess& access, const std::string& 
 }
 
 MetricsProbe ProbeKubeVipMetrics(const std::string& url, std::chrono::milliseconds timeout) {
+  const promtext::Limits limits;
+  kubevip::MetricsPage page = kubevip::ReadMetricsPage(
+      url, HttpFetch(kubevip::MetricsRequest(url, timeout, limits.max_body_bytes)), limits);
   MetricsProbe probe;
-  HttpRequest request;
-  request.url = url;
-  request.timeout = timeout;
-  request.max_body_bytes = 4 << 20;
-  HttpResponse r = HttpFetch(request);
-  if (!r.ok) {
-    probe.error = r.error;
-    return probe;
-  }
-  if (r.status != 200) {
-    probe.error = url + ": HTTP " + std::to_string(r.status);
-    return probe;
-  }
-  promtext::ParseResult parsed = promtext::Parse(r.body);
-  if (!parsed.ok()) {
-    probe.error = url + ": not Prometheus text format: " + parsed.error->ToString();
-    return probe;
-  }
-  probe.up = true;
-  for (const auto& family : parsed.families) {
-    if (family.name == "process_start_time_seconds" && !family.metric.empty())
-      probe.process_start_time = family.metric.front().gauge.value;
-  }
+  probe.up = page.ok();
+  if (!probe.up) probe.error = url + ": " + page.reason;
+  probe.process_start_time = kubevip::ProcessStartTime(page.families).value_or(0);
   return probe;
 }
 

@@ -23,7 +23,8 @@ StaleLeaseDecision DecideStaleLease(const StaleLeaseFacts& facts) {
   d.findings.push_back({"lease held by \"" + lease.holder + "\", renewed " + Secs(age) +
                         " ago, duration " + Secs(duration)});
   // An empty holder is a released lease: nobody renews it, whatever its renewTime says.
-  if (!lease.holder.empty() && lease.renew_time > 0 && age < duration) {
+  if (!lease.holder.empty() && lease.renew_time > 0 &&
+      !kube::LeaseExpiredAt(lease.renew_time, duration, facts.now)) {
     d.verdict = "the lease is fresh: " + lease.holder + " renews it; nothing to recover";
     return d;
   }

@@ -5,6 +5,7 @@
 #include "common/logging.h"
 #include "common/metric_family.h"
 #include "common/poll.h"
+#include "kubevip/log_lines.h"
 #include "ops/upgrade_plan.h"
 
 namespace kvip::ops {
@@ -268,7 +269,7 @@ std::string WaitTimeoutFailure(const std::vector<Check>& last, std::chrono::mill
 
 ConflictVerdict DecideConflicts(const Result<std::string>& log, const std::string& pod,
                                 bool judge) {
-  int conflicts = log ? CountLockConflictLines(*log) : -1;
+  int conflicts = log ? kubevip::CountLockConflictLines(*log) : -1;
   std::string text = log ? std::to_string(conflicts) + " lock-conflict lines in " + pod + "'s log"
                          : "log of " + pod + " not readable: " + log.error();
   return {!judge || conflicts == 0, std::move(text)};

@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/file_stamp.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
 #include "web/basic_auth.h"
@@ -58,29 +59,8 @@ struct ServingConfig {
   std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
 };
 
-// What a file looked like when last read; any difference means "reload".
-struct FileStamp {
-  bool exists = false;
-  dev_t device = 0;
-  ino_t inode = 0;
-  off_t size = 0;
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-
-FileStamp StampFile(const std::string& path) {
-  FileStamp stamp;
-  struct stat info {};
-  if (stat(path.c_str(), &info) != 0) return stamp;
-  stamp.exists = true;
-  stamp.device = info.st_dev;
-  stamp.inode = info.st_ino;
-  stamp.size = info.st_size;
-  stamp.mtime_ns = int64_t{info.st_mtim.tv_sec} * 1000000000 + info.st_mtim.tv_nsec;
-  stamp.ctime_ns = int64_t{info.st_ctim.tv_sec} * 1000000000 + info.st_ctim.tv_nsec;
-  return stamp;
-}
+// What a file looked like when last read (nullopt: missing); any difference means "reload".
+using MaybeStamp = std::optional<FileStamp>;
 
 // Boost 1.74's Beast speaks boost::string_view.
 std::string_view View(beast::string_view text) { return {text.data(), text.size()}; }
@@ -212,7 +192,7 @@ class WebServerCore {
   void StartSession(tcp::socket socket, std::shared_ptr<const ServingConfig> config);
   void ScheduleConfigCheck();
   bool ConfigFilesChanged() const;
-  std::vector<FileStamp> StampWatchedFiles() const;
+  std::vector<MaybeStamp> StampWatchedFiles() const;
   Loaded Load();
   bool Reload(std::string_view trigger);
   void Route(Request request, std::shared_ptr<const ServingConfig> config, Reply reply);
@@ -232,7 +212,7 @@ class WebServerCore {
   // I/O thread only (and the constructor before it starts, Stop() after it ends).
   std::shared_ptr<const ServingConfig> config_;
   std::vector<std::string> watched_files_;  // the config file, then the files it names
-  std::vector<FileStamp> loaded_stamps_;    // watched_files_ as they were when last read
+  std::vector<MaybeStamp> loaded_stamps_;   // watched_files_ as they were when last read
   VerifiedCredentials verified_;
   ConnectionTable connections_;
   std::map<uint64_t, Waiting> waiting_;
@@ -664,9 +644,9 @@ void WebServerCore::StartSession(tcp::socket socket, std::shared_ptr<const Servi
   std::make_shared<Session<Stream>>(*this, std::move(socket), std::move(config))->Start();
 }
 
-std::vector<FileStamp> WebServerCore::StampWatchedFiles() const {
-  std::vector<FileStamp> stamps;
-  for (const auto& path : watched_files_) stamps.push_back(StampFile(path));
+std::vector<MaybeStamp> WebServerCore::StampWatchedFiles() const {
+  std::vector<MaybeStamp> stamps;
+  for (const auto& path : watched_files_) stamps.push_back(StampOf(path));
   return stamps;
 }
 
@@ -675,7 +655,7 @@ bool WebServerCore::ConfigFilesChanged() const { return StampWatchedFiles() != l
 WebServerCore::Loaded WebServerCore::Load() {
   const std::string& path = options_.web_config_file;
   // Stamp before reading: a change racing with the read shows up at the next check.
-  FileStamp config_stamp = StampFile(path);
+  MaybeStamp config_stamp = StampOf(path);
   WebConfigResult parsed = LoadWebConfig(path);
   if (parsed.ok() || watched_files_.empty()) {
     watched_files_ = {path};

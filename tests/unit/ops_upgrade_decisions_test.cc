@@ -159,12 +159,12 @@ TEST(Preflight, LeaseUnreadableAbsentOrStale) {
   EXPECT_EQ(stale.blocked, PreflightBlock::kClusterUnhealthy);
 }
 
-TEST(Preflight, LeaseExpiresExactlyAtRenewPlusDuration) {
+TEST(Preflight, LeaseHoldsAtRenewPlusDurationAsTheDaemonSays) {
   PreflightFacts f = HealthyFacts();
   f.lease = Lease("cp1", /*renewed_ago=*/5, /*duration=*/5);
-  EXPECT_FALSE(Item(DecidePreflight(f), "lease")->check.ok);
-  f.lease = Lease("cp1", /*renewed_ago=*/4.999, /*duration=*/5);
   EXPECT_TRUE(Item(DecidePreflight(f), "lease")->check.ok);
+  f.lease = Lease("cp1", /*renewed_ago=*/5.001, /*duration=*/5);
+  EXPECT_FALSE(Item(DecidePreflight(f), "lease")->check.ok);
 }
 
 TEST(Preflight, PodsUnreadableOrNone) {
