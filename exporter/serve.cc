@@ -144,14 +144,9 @@ int Serve(const ServeOptions& options, const char* version_string) {
   Effective effective = Resolve(options);
   const std::string& node = effective.node_name;
   auto metrics = std::make_shared<CollectorSet>(MakeCollectors(options, effective, loop));
-  metrics->AddStatic(GaugeFamily(
-      "kvip_exporter_build_info",
-      "A metric with a constant '1' value labeled by version, revision "
-      "and compiler from which kvip-exporter was built.",
-      1, {{"version", KVIP_VERSION}, {"revision", KVIP_REVISION}, {"compiler", __VERSION__}}));
-  metrics->AddStatic(GaugeFamily("kvip_exporter_node_info",
-                                 "The node identity matched against the lease holder.", 1,
-                                 {{"node", node}}));
+  metrics->AddStatic(
+      MakeFamily(CollectorSet::BuildInfo(), 1, {KVIP_VERSION, KVIP_REVISION, __VERSION__}));
+  metrics->AddStatic(MakeFamily(CollectorSet::NodeInfo(), 1, {node}));
 
   WebOptions web;
   web.listen_address = options.listen_address;

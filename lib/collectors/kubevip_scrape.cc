@@ -5,6 +5,11 @@
 #include <cctype>
 #include <cstdio>
 
+#include "collectors/kubevip_log.h"
+#include "collectors/lease_watch.h"
+#include "collectors/manifest.h"
+#include "collectors/vip_healthz.h"
+#include "collectors/vip_netlink.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
 #include "http/http_client.h"
@@ -14,36 +19,39 @@ namespace {
 
 constexpr std::string_view kPrefix = "kubevip_";
 
-// Every kubevip_* family of the metric contract (docs/metrics.md), whichever collector
-// produces it. A unit test keeps this list in step with the document.
-constexpr std::array<std::string_view, 26> kOwnMetricNames = {
-    "kubevip_up",
-    "kubevip_scrape_duration_seconds",
-    "kubevip_process_start_time_seconds",
-    "kubevip_process_restarts_total",
-    "kubevip_manifest_info",
-    "kubevip_vip_bound",
-    "kubevip_interface_up",
-    "kubevip_vip_last_change_timestamp_seconds",
-    "kubevip_is_leader",
-    "kubevip_lease_holder_info",
-    "kubevip_lease_age_seconds",
-    "kubevip_lease_renew_timestamp_seconds",
-    "kubevip_lease_acquire_timestamp_seconds",
-    "kubevip_lease_duration_seconds",
-    "kubevip_lease_transitions",
-    "kubevip_lease_expired",
-    "kubevip_lease_present",
-    "kubevip_lease_watch_up",
-    "kubevip_lease_watch_reconnects_total",
-    "kubevip_lease_events_total",
-    "kubevip_lease_last_event_timestamp_seconds",
-    "kubevip_vip_healthz_up",
-    "kubevip_vip_healthz_duration_seconds",
-    "kubevip_vip_healthz_last_probe_timestamp_seconds",
-    "kubevip_log_lock_conflicts_total",
-    "kubevip_log_errors_total",
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_up", prometheus::MetricType::Gauge,
+     "1 if kube-vip's /metrics answered with valid text format within the deadline."},
+    {"kubevip_scrape_duration_seconds", prometheus::MetricType::Gauge,
+     "Time the scrape of kube-vip's /metrics took."},
+    {"kubevip_process_start_time_seconds", prometheus::MetricType::Gauge,
+     "kube-vip's own process_start_time_seconds."},
+    {"kubevip_process_restarts_total", prometheus::MetricType::Counter,
+     "kube-vip restarts observed by this exporter (its start time changed)."},
 };
+constexpr const FamilySpec& kUp = FamilyIn(kFamilies, "kubevip_up");
+constexpr const FamilySpec& kScrapeDuration =
+    FamilyIn(kFamilies, "kubevip_scrape_duration_seconds");
+constexpr const FamilySpec& kStartTime = FamilyIn(kFamilies, "kubevip_process_start_time_seconds");
+constexpr const FamilySpec& kRestarts = FamilyIn(kFamilies, "kubevip_process_restarts_total");
+
+// Every kubevip_* family this exporter produces, from the collectors' own tables: upstream
+// families by those names are never re-exported, so our own series cannot be shadowed.
+const std::vector<std::string_view>& OwnMetricNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> all;
+    for (std::span<const FamilySpec> table :
+         {KubeVipScrapeCollector::Families(), ManifestCollector::Families(),
+          VipNetlinkCollector::Families(), LeaseWatchCollector::Families(),
+          VipHealthzCollector::Families(), KubeVipLogCollector::Families()}) {
+      for (const FamilySpec& spec : table)
+        if (spec.name.starts_with(kPrefix)) all.push_back(spec.name);
+    }
+    std::sort(all.begin(), all.end());
+    return all;
+  }();
+  return names;
+}
 
 // A re-exported family clashes when any series name it serializes to is one of ours
 // (a histogram "x" also writes x_bucket, x_sum and x_count).
@@ -68,8 +76,10 @@ std::string FormatSeconds(double seconds) {
 }  // namespace
 
 bool IsOwnMetricName(std::string_view name) {
-  return std::find(kOwnMetricNames.begin(), kOwnMetricNames.end(), name) != kOwnMetricNames.end();
+  return std::binary_search(OwnMetricNames().begin(), OwnMetricNames().end(), name);
 }
+
+std::span<const FamilySpec> KubeVipScrapeCollector::Families() { return kFamilies; }
 
 KubeVipScrapeCollector::KubeVipScrapeCollector(KubeVipScrapeOptions options)
     : options_(std::move(options)) {}
@@ -160,20 +170,10 @@ bool KubeVipScrapeCollector::Collect(std::vector<prometheus::MetricFamily>& out)
   std::optional<double> start_time = up ? kubevip::ProcessStartTime(scrape.families) : std::nullopt;
   uint64_t restarts = Observe(scrape, start_time);
 
-  out.push_back(GaugeFamily("kubevip_up",
-                            "1 if kube-vip's /metrics answered with valid text format within "
-                            "the deadline.",
-                            up ? 1 : 0));
-  out.push_back(GaugeFamily("kubevip_scrape_duration_seconds",
-                            "Time the scrape of kube-vip's /metrics took.", seconds));
-  if (start_time) {
-    out.push_back(GaugeFamily("kubevip_process_start_time_seconds",
-                              "kube-vip's own process_start_time_seconds.", *start_time));
-  }
-  out.push_back(CounterFamily("kubevip_process_restarts_total",
-                              "kube-vip restarts observed by this exporter (its start time "
-                              "changed).",
-                              static_cast<double>(restarts)));
+  out.push_back(MakeFamily(kUp, up ? 1 : 0));
+  out.push_back(MakeFamily(kScrapeDuration, seconds));
+  if (start_time) out.push_back(MakeFamily(kStartTime, *start_time));
+  out.push_back(MakeFamily(kRestarts, static_cast<double>(restarts)));
   if (!up || !options_.reexport) return up;
 
   // Families shared with concurrent scrapes are read-only: each of those renames a copy.

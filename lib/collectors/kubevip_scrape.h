@@ -11,9 +11,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "http/http_client.h"
 #include "kubevip/metrics_page.h"
 #include "promtext/parse.h"
@@ -43,6 +45,8 @@ class KubeVipScrapeCollector final : public Collector {
   // Thread safety: concurrent calls are fine. They are coalesced (single flight): a call
   // that arrives while another one's request to kube-vip is in flight makes no request of
   // its own; it waits for that one's answer and shares it, within its own deadline.
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
   // Calls waiting on another call's request right now. For tests.

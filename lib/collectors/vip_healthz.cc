@@ -7,6 +7,26 @@
 #include "kubevip/healthz.h"
 
 namespace kvip {
+namespace {
+
+constexpr std::string_view kVipLabel[] = {"vip"};
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_vip_healthz_up", prometheus::MetricType::Gauge,
+     "1 if https://<vip>:<port>/healthz answered ok within the deadline in the last probe.",
+     kVipLabel},
+    {"kubevip_vip_healthz_duration_seconds", prometheus::MetricType::Gauge,
+     "Duration of the last VIP healthz probe.", kVipLabel},
+    {"kubevip_vip_healthz_last_probe_timestamp_seconds", prometheus::MetricType::Gauge,
+     "When the last VIP healthz probe ended, in Unix seconds.", kVipLabel},
+};
+constexpr const FamilySpec& kUp = FamilyIn(kFamilies, "kubevip_vip_healthz_up");
+constexpr const FamilySpec& kDuration = FamilyIn(kFamilies, "kubevip_vip_healthz_duration_seconds");
+constexpr const FamilySpec& kLastProbe =
+    FamilyIn(kFamilies, "kubevip_vip_healthz_last_probe_timestamp_seconds");
+
+}  // namespace
+
+std::span<const FamilySpec> VipHealthzCollector::Families() { return kFamilies; }
 VipHealthzCollector::VipHealthzCollector(boost::asio::io_context& loop, VipHealthzOptions options,
                                          std::shared_ptr<kube::Client> client)
     : io_(loop),
@@ -71,16 +91,9 @@ bool VipHealthzCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     last = last_;
   }
   if (!last.known) return false;
-  const Labels labels{{"vip", options_.vip}};
-  out.push_back(GaugeFamily("kubevip_vip_healthz_up",
-                            "1 if https://<vip>:<port>/healthz answered ok within the deadline "
-                            "in the last probe.",
-                            last.up ? 1 : 0, labels));
-  out.push_back(GaugeFamily("kubevip_vip_healthz_duration_seconds",
-                            "Duration of the last VIP healthz probe.", last.seconds, labels));
-  out.push_back(GaugeFamily("kubevip_vip_healthz_last_probe_timestamp_seconds",
-                            "When the last VIP healthz probe ended, in Unix seconds.",
-                            last.timestamp, labels));
+  out.push_back(MakeFamily(kUp, last.up ? 1 : 0, {options_.vip}));
+  out.push_back(MakeFamily(kDuration, last.seconds, {options_.vip}));
+  out.push_back(MakeFamily(kLastProbe, last.timestamp, {options_.vip}));
   return last.up;
 }
 

@@ -11,9 +11,11 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "kube/client.h"
 #include "kube/curl_loop.h"
 
@@ -41,6 +43,8 @@ class VipHealthzCollector final : public Collector {
   std::string_view Name() const override { return "vip_healthz"; }
   // The last probe's result (no I/O); succeeds when it answered "ok". Until the first
   // probe ends it fails and exposes nothing (unknown is not down).
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
   const std::string& url() const { return url_; }

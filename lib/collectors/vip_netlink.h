@@ -10,9 +10,11 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "netlink/ip_address.h"
 #include "netlink/route_socket.h"
 #include "netlink/vip_tracker.h"
@@ -28,6 +30,8 @@ class VipNetlinkCollector final : public Collector {
   ~VipNetlinkCollector() override;
 
   std::string_view Name() const override { return "vip_netlink"; }
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

@@ -59,6 +59,28 @@ struct ServingConfig {
   std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
 };
 
+constexpr std::string_view kCodeLabel[] = {"code"};
+constexpr std::string_view kReasonLabel[] = {"reason"};
+constexpr FamilySpec kFamilies[] = {
+    {"kvip_exporter_web_requests_total", prometheus::MetricType::Counter,
+     "HTTP requests answered, by status code.", kCodeLabel},
+    {"kvip_exporter_web_connections", prometheus::MetricType::Gauge, "Open HTTP connections."},
+    {"kvip_exporter_web_connections_dropped_total", prometheus::MetricType::Counter,
+     "Connections the server closed before answering, by reason.", kReasonLabel},
+    {"kvip_exporter_web_config_last_reload_successful", prometheus::MetricType::Gauge,
+     "1 if the last (re)load of --web.config.file succeeded."},
+    {"kvip_exporter_web_config_last_reload_success_timestamp_seconds",
+     prometheus::MetricType::Gauge, "When --web.config.file was last loaded successfully."},
+};
+constexpr const FamilySpec& kRequests = FamilyIn(kFamilies, "kvip_exporter_web_requests_total");
+constexpr const FamilySpec& kConnections = FamilyIn(kFamilies, "kvip_exporter_web_connections");
+constexpr const FamilySpec& kDropped =
+    FamilyIn(kFamilies, "kvip_exporter_web_connections_dropped_total");
+constexpr const FamilySpec& kReloadOk =
+    FamilyIn(kFamilies, "kvip_exporter_web_config_last_reload_successful");
+constexpr const FamilySpec& kReloadTime =
+    FamilyIn(kFamilies, "kvip_exporter_web_config_last_reload_success_timestamp_seconds");
+
 // What a file looked like when last read (nullopt: missing); any difference means "reload".
 using MaybeStamp = std::optional<FileStamp>;
 
@@ -90,30 +112,19 @@ class WebStats {
   void AppendFamilies(std::vector<prometheus::MetricFamily>& out) const {
     static constexpr std::array<std::string_view, kDropCount> kDropNames = {
         "limit_evicted", "limit_refused", "request_timeout", "write_timeout", "tls_handshake"};
-    auto requests =
-        MakeFamily("kvip_exporter_web_requests_total", "HTTP requests answered, by status code.",
-                   prometheus::MetricType::Counter);
+    auto requests = MakeFamily(kRequests);
     for (size_t i = 0; i < kCodes.size(); ++i) {
-      AddSample(requests, static_cast<double>(requests_[i].load()),
-                {{"code", std::to_string(kCodes[i])}});
+      AddSample(requests, kRequests, static_cast<double>(requests_[i].load()),
+                {std::to_string(kCodes[i])});
     }
-    auto drops = MakeFamily("kvip_exporter_web_connections_dropped_total",
-                            "Connections the server closed before answering, by reason.",
-                            prometheus::MetricType::Counter);
-    for (size_t i = 0; i < kDropNames.size(); ++i) {
-      AddSample(drops, static_cast<double>(drops_[i].load()),
-                {{"reason", std::string(kDropNames[i])}});
-    }
+    auto drops = MakeFamily(kDropped);
+    for (size_t i = 0; i < kDropNames.size(); ++i)
+      AddSample(drops, kDropped, static_cast<double>(drops_[i].load()), {kDropNames[i]});
     out.push_back(std::move(requests));
     out.push_back(std::move(drops));
-    out.push_back(GaugeFamily("kvip_exporter_web_connections", "Open HTTP connections.",
-                              static_cast<double>(open_.load())));
-    out.push_back(GaugeFamily("kvip_exporter_web_config_last_reload_successful",
-                              "1 if the last (re)load of --web.config.file succeeded.",
-                              reload_ok_.load() ? 1 : 0));
-    out.push_back(GaugeFamily("kvip_exporter_web_config_last_reload_success_timestamp_seconds",
-                              "When --web.config.file was last loaded successfully.",
-                              reload_success_time_.load()));
+    out.push_back(MakeFamily(kConnections, static_cast<double>(open_.load())));
+    out.push_back(MakeFamily(kReloadOk, reload_ok_.load() ? 1 : 0));
+    out.push_back(MakeFamily(kReloadTime, reload_success_time_.load()));
   }
 
  private:
@@ -895,6 +906,8 @@ bool WebServerCore::Stop(std::chrono::milliseconds grace) {
 }
 
 }  // namespace detail
+
+std::span<const FamilySpec> WebServer::Families() { return detail::kFamilies; }
 
 WebServer::WebServer(const WebOptions& options, std::shared_ptr<prometheus::Collectable> metrics)
     : core_(std::make_unique<detail::WebServerCore>(options, std::move(metrics))) {}
