@@ -8,6 +8,7 @@
 #include <map>
 
 #include "common/logging.h"
+#include "exit_codes.h"
 #include "options.h"
 #include "recover.h"
 #include "serve.h"
@@ -129,7 +130,8 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
 }
 
 // Flags the one-shot modes share, spelled as the daemon spells them.
-void AddClusterFlags(CLI::App& cmd, kvip::ClusterOptions& o, kvip::ServeOptions& logs) {
+void AddClusterFlags(CLI::App& cmd, kvip::ops::ClusterOptions& o, std::string& output,
+                     kvip::ServeOptions& logs) {
   cmd.add_option("--kubevip.manifest", o.kubevip_manifest, "kube-vip static pod manifest.")
       ->capture_default_str();
   cmd.add_option("--kubeconfig", o.kubeconfig,
@@ -141,7 +143,7 @@ void AddClusterFlags(CLI::App& cmd, kvip::ClusterOptions& o, kvip::ServeOptions&
                  "API server port behind the VIP (default: manifest's port, else 6443).");
   cmd.add_flag("--vip.healthz-insecure", o.vip_healthz_insecure,
                "Do not verify the API server certificate when probing the VIP.");
-  cmd.add_option("--output", o.output, "Report format: table or json.")->capture_default_str();
+  cmd.add_option("--output", output, "Report format: table or json.")->capture_default_str();
   cmd.add_option("--log.level", logs.log_level,
                  "Only log messages at or above: debug, info, warn, error.")
       ->capture_default_str();
@@ -166,16 +168,6 @@ void AddSecondsOption(CLI::App& cmd, const std::string& name, std::chrono::secon
       ->default_str(std::to_string(target.count()) + "s");
 }
 
-constexpr const char* kUpgradeExitCodes =
-    "Exit codes: 0 upgraded, already at the target, planned (--dry-run) or rolled back on request; "
-    "2 usage; 3 manifest or group vars invalid; 4 cluster unhealthy (API, VIP, lease, no failover "
-    "target); 5 leader-last guard; 6 backup or state file not writable; 7 runtime unreachable or "
-    "pull "
-    "failed; 8 rewrite failed; 9 new version failed, rolled back and healthy; 10 rollback not "
-    "confirmed (act now); 11 state file disagrees with the manifest; 12 upgraded but group vars "
-    "not "
-    "updated.";
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -190,8 +182,8 @@ int main(int argc, char** argv) {
   CLI::App* upgrade_cmd = app.add_subcommand(
       "upgrade",
       "Upgrade this node's kube-vip static pod safely (followers first, the leader last).");
-  upgrade_cmd->footer(kUpgradeExitCodes);
-  AddClusterFlags(*upgrade_cmd, upgrade.cluster, serve);
+  upgrade_cmd->footer(kvip::ExitCodesHelp(kvip::kUpgradeExitCodes));
+  AddClusterFlags(*upgrade_cmd, upgrade.cluster, upgrade.output, serve);
   upgrade_cmd->add_option("--to", upgrade.to, "Target kube-vip version (image tag), e.g. v1.0.4.");
   upgrade_cmd->add_option("--image-digest", upgrade.image_digest,
                           "Pin the new image to this digest (sha256:...).");
@@ -229,7 +221,7 @@ int main(int argc, char** argv) {
   kvip::VerifyOptions verify;
   CLI::App* verify_cmd = app.add_subcommand(
       "verify", "Run the kube-vip verification checklist; exit 0 when every check passes, else 1.");
-  AddClusterFlags(*verify_cmd, verify.cluster, serve);
+  AddClusterFlags(*verify_cmd, verify.cluster, verify.output, serve);
   verify_cmd->add_option(
       "--expect-version", verify.expect_version,
       "Version every kube-vip pod must run (default: this node's manifest's tag).");
@@ -237,11 +229,8 @@ int main(int argc, char** argv) {
   kvip::RecoverOptions recover;
   CLI::App* recover_cmd = app.add_subcommand(
       "recover", "Delete a stale kube-vip lease when provably safe, or --restore-backup locally.");
-  recover_cmd->footer(
-      "Exit codes: 0 recovered or nothing to do; 1 acted but recovery not seen; 2 usage; 3 no "
-      "usable "
-      "backup; 4 API not reachable; 5 refused by the guard; 6 write or delete failed.");
-  AddClusterFlags(*recover_cmd, recover.cluster, serve);
+  recover_cmd->footer(kvip::ExitCodesHelp(kvip::kRecoverExitCodes));
+  AddClusterFlags(*recover_cmd, recover.cluster, recover.output, serve);
   recover_cmd
       ->add_option("--exporter-urls", recover.exporter_urls,
                    "Every node's kvip-exporter /metrics URL (comma-separated).")

@@ -4,18 +4,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "common/poll.h"
 #include "common/read_file.h"
 #include "http/http_client.h"
+#include "kubevip/metrics_page.h"
 #include "manifest/durable_file.h"
-#include "manifest/recover_plan.h"
-#include "manifest/upgrade_plan.h"
-#include "promtext/parse.h"
+#include "ops/cluster_access.h"
+#include "ops/recover_plan.h"
+#include "ops/upgrade_plan.h"
+#include "report.h"
 
 namespace kvip {
 namespace {
@@ -30,32 +31,39 @@ std::string Label(const prometheus::ClientMetric& metric, const std::string& nam
   return "";
 }
 
-// What one node's kvip-exporter says about the VIP.
-manifest::ExporterView AskExporter(const std::string& url, const std::string& vip,
-                                   std::chrono::milliseconds timeout) {
-  manifest::ExporterView view;
-  view.url = url;
-  HttpRequest request;
-  request.url = url;
-  request.timeout = timeout;
-  HttpResponse r = HttpFetch(request);
-  if (!r.ok || r.status != 200) {
-    view.error = r.ok ? "HTTP " + std::to_string(r.status) : r.error;
-    return view;
+// A sample's value whatever the family's type (the exporter's families are gauges).
+double ValueOf(const prometheus::MetricFamily& family, const prometheus::ClientMetric& metric) {
+  switch (family.type) {
+    case prometheus::MetricType::Counter:
+      return metric.counter.value;
+    case prometheus::MetricType::Untyped:
+      return metric.untyped.value;
+    default:
+      return metric.gauge.value;
   }
-  promtext::ParseResult parsed = promtext::Parse(r.body);
-  if (!parsed.ok()) {
-    view.error = "not Prometheus text format: " + parsed.error->ToString();
+}
+
+// What one node's kvip-exporter says about the VIP: its /metrics, asked for and read as
+// kube-vip's own page is (lib/kubevip).
+ops::ExporterView AskExporter(const std::string& url, const std::string& vip,
+                              std::chrono::milliseconds timeout) {
+  ops::ExporterView view;
+  view.url = url;
+  const promtext::Limits limits;
+  kubevip::MetricsPage page = kubevip::ReadMetricsPage(
+      url, HttpFetch(kubevip::MetricsRequest(url, timeout, limits.max_body_bytes)), limits);
+  if (!page.ok()) {
+    view.error = page.reason;
     return view;
   }
   view.up = true;
-  for (const auto& family : parsed.families) {
+  for (const auto& family : page.families) {
     for (const auto& metric : family.metric) {
       if (family.name == "kvip_exporter_node_info") view.node = Label(metric, "node");
       if (Label(metric, "vip") != vip) continue;
-      if (family.name == "kubevip_vip_bound") view.vip_bound = metric.gauge.value == 1;
+      if (family.name == "kubevip_vip_bound") view.vip_bound = ValueOf(family, metric) == 1;
       if (family.name == "kubevip_vip_last_change_timestamp_seconds")
-        view.vip_last_change = metric.gauge.value;
+        view.vip_last_change = ValueOf(family, metric);
     }
   }
   return view;
@@ -63,33 +71,21 @@ manifest::ExporterView AskExporter(const std::string& url, const std::string& vi
 
 void Print(OutputFormat format, const char* mode, const std::vector<Check>& checks,
            const std::string& result, int exit_code, const std::string& message) {
-  if (format == OutputFormat::kJson) {
-    rapidjson::StringBuffer buffer;
-    JsonWriter w(buffer);
-    w.StartObject();
-    w.Key("command");
-    w.String("recover");
-    w.Key("mode");
-    w.String(mode);
-    w.Key("result");
-    w.String(result.c_str());
-    w.Key("exit_code");
-    w.Int(exit_code);
-    w.Key("message");
-    w.String(message.c_str());
-    WriteChecksJson(w, "checks", checks);
-    w.EndObject();
-    std::cout << buffer.GetString() << "\n";
-  } else {
-    std::cout << "kube-vip recover (" << mode << "):\n";
-    PrintCheckTable(std::cout, checks);
-    std::cout << "result: " << result << " (exit " << exit_code << "): " << message << "\n";
-  }
+  Report report;
+  report.title = std::string("kube-vip recover (") + mode + "):";
+  report.fields = {{"command", std::string("recover")},
+                   {"mode", std::string(mode)},
+                   {"result", result},
+                   {"exit_code", exit_code},
+                   {"message", message}};
+  report.sections.push_back(Report::Section::Checks("checks", "", checks));
+  report.last_line = "result: " + result + " (exit " + std::to_string(exit_code) + "): " + message;
+  RenderReport(std::cout, format, report);
 }
 
 int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
   constexpr const char* kMode = "stale-lease";
-  ClusterAccess access = OpenClusterAccess(options.cluster);
+  ops::ClusterAccess access = ops::OpenClusterAccess(options.cluster);
   std::vector<Check> checks;
   if (!access.manifest)
     checks.push_back(
@@ -100,7 +96,7 @@ int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
           "the VIP is needed to ask the exporters");
     return kRecoverUsage;
   }
-  LeaseLookup lease = FetchLease(access);
+  ops::LeaseLookup lease = ops::FetchLease(access);
   if (!lease.ok) {
     checks.push_back({"lease", false, lease.error});
     Print(
@@ -109,15 +105,14 @@ int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
         "(e.g. /etc/kubernetes/admin.conf with its server set to https://<node-ip>:6443)");
     return kRecoverCannotCheck;
   }
-  std::string pods_error;
-  auto pods = FetchKubeVipPods(access, pods_error);
+  auto pods = ops::FetchKubeVipPods(access);
   if (!pods) {
-    checks.push_back({"pods", false, pods_error});
+    checks.push_back({"pods", false, pods.error()});
     Print(format, kMode, checks, "cannot-check", kRecoverCannotCheck,
           "cannot list kube-vip's pods");
     return kRecoverCannotCheck;
   }
-  manifest::StaleLeaseFacts facts;
+  ops::StaleLeaseFacts facts;
   facts.lease_present = lease.present;
   facts.lease = lease.lease;
   if (access.manifest && access.manifest->LeaseDuration())
@@ -125,10 +120,10 @@ int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
   for (const auto& pod : *pods) facts.kube_vip_nodes.push_back(pod.node);
   for (const std::string& url : options.exporter_urls)
     facts.exporters.push_back(AskExporter(url, access.vip, options.cluster.request_timeout));
-  Check healthz = ProbeVipHealthz(access);
+  Check healthz = ops::ProbeVipHealthz(access);
   facts.vip_answers = healthz.ok;
   facts.now = UnixNow();
-  manifest::StaleLeaseDecision decision = manifest::DecideStaleLease(facts);
+  ops::StaleLeaseDecision decision = ops::DecideStaleLease(facts);
   for (const auto& finding : decision.findings)
     checks.push_back({"checked", !finding.blocks, finding.text});
   if (!decision.stale) {
@@ -139,8 +134,7 @@ int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
     Print(format, kMode, checks, "refused", kRecoverRefused, decision.verdict);
     return kRecoverRefused;
   }
-  const std::string lease_path = "/apis/coordination.k8s.io/v1/namespaces/" +
-                                 access.LeaseNamespace() + "/leases/" + access.LeaseName();
+  const std::string lease_path = access.LeasePath();
   if (options.dry_run) {
     checks.push_back(
         {"plan", true,
@@ -165,46 +159,46 @@ int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {
                     "deleted " + access.LeaseNamespace() + "/" + access.LeaseName() +
                         " (resourceVersion " + lease.lease.resource_version + ")"});
   const auto started = Clock::now();
-  const auto deadline = started + options.timeout;
-  while (true) {
-    LeaseLookup now = FetchLease(access);
-    Check vip = ProbeVipHealthz(access);
-    if (now.present && now.lease.FreshAt(UnixNow()) && vip.ok) {
-      checks.push_back({"re-elected", true,
-                        now.lease.holder + " holds the new lease; " + vip.detail,
-                        std::chrono::duration<double>(Clock::now() - started).count()});
-      Print(format, kMode, checks, "recovered", kRecoverOk, "new leader " + now.lease.holder);
-      return kRecoverOk;
-    }
-    if (Clock::now() >= deadline) {
-      checks.push_back(
-          {"re-elected", false,
-           (now.present ? "lease holder \"" + now.lease.holder + "\"" : std::string("no lease")) +
-               "; " + vip.detail,
-           std::chrono::duration<double>(Clock::now() - started).count()});
-      Print(format, kMode, checks, "not-confirmed", kRecoverNotConfirmed,
-            "no new leader with a working VIP within the timeout; next: `recover --restore-backup` "
-            "on "
-            "each node (scenario B step 3)");
-      return kRecoverNotConfirmed;
-    }
-    std::this_thread::sleep_for(kPollInterval);
+  ops::LeaseLookup now;
+  Check vip;
+  bool elected = PollUntil(started + options.timeout, kPollInterval, [&] {
+                   now = ops::FetchLease(access);
+                   vip = ops::ProbeVipHealthz(access);
+                   return now.present && now.lease.FreshAt(UnixNow()) && vip.ok
+                              ? std::optional<bool>(true)
+                              : std::nullopt;
+                 }).has_value();
+  const double took = std::chrono::duration<double>(Clock::now() - started).count();
+  if (elected) {
+    checks.push_back(
+        {"re-elected", true, now.lease.holder + " holds the new lease; " + vip.detail, took});
+    Print(format, kMode, checks, "recovered", kRecoverOk, "new leader " + now.lease.holder);
+    return kRecoverOk;
   }
+  checks.push_back(
+      {"re-elected", false,
+       (now.present ? "lease holder \"" + now.lease.holder + "\"" : std::string("no lease")) +
+           "; " + vip.detail,
+       took});
+  Print(format, kMode, checks, "not-confirmed", kRecoverNotConfirmed,
+        "no new leader with a working VIP within the timeout; next: `recover --restore-backup` "
+        "on "
+        "each node (scenario B step 3)");
+  return kRecoverNotConfirmed;
 }
 
 // The backup to restore: --backup, else the one the upgrade state names, else the newest
 // <manifest name>.*.bak next to the manifests directory.
-std::string FindBackup(const RecoverOptions& options,
-                       std::optional<manifest::UpgradeState>& state) {
+std::string FindBackup(const RecoverOptions& options, std::optional<ops::UpgradeState>& state) {
   const std::string state_file = options.state_dir + "/upgrade-state.json";
   std::string text;
   std::string error;
   if (ReadFileBounded(state_file, text, kMaxManifestBytes, error))
-    state = manifest::ParseUpgradeState(text, state_file, error);
+    state = ops::ParseUpgradeState(text, state_file, error);
   if (!options.backup.empty()) return options.backup;
   if (state && state->manifest_path == options.cluster.kubevip_manifest) return state->backup_path;
   std::string pattern =
-      manifest::BackupPathFor(options.cluster.kubevip_manifest, "*", options.backup_dir);
+      ops::BackupPathFor(options.cluster.kubevip_manifest, "*", options.backup_dir);
   glob_t matches{};
   std::string newest;
   long long newest_mtime = -1;
@@ -225,7 +219,7 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
   constexpr const char* kMode = "restore-backup";
   const std::string& manifest_path = options.cluster.kubevip_manifest;
   std::vector<Check> checks;
-  std::optional<manifest::UpgradeState> state;
+  std::optional<ops::UpgradeState> state;
   const std::string backup_path = FindBackup(options, state);
   std::string error;
   std::string backup;
@@ -270,46 +264,36 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
     checks.push_back({"restore", true, "the backup is already in place"});
   }
   // An unfinished upgrade must not resume over the restored manifest.
-  if (state && !manifest::IsTerminal(state->step) && state->manifest_path == manifest_path) {
-    state->step = manifest::UpgradeStep::kRolledBack;
+  if (state && !ops::IsTerminal(state->step) && state->manifest_path == manifest_path) {
+    state->step = ops::UpgradeStep::kRolledBack;
     state->failure = "restored by `kvip-exporter recover --restore-backup`";
     state->updated_at = UnixNow();
     bool ok = manifest::WriteFileAtomically(options.state_dir + "/upgrade-state.json",
-                                            manifest::SerializeUpgradeState(*state),
+                                            ops::SerializeUpgradeState(*state),
                                             {0600, geteuid(), getegid()}, error);
     checks.push_back({"state", ok, ok ? "recorded the unfinished upgrade as rolled back" : error});
   }
   // Proof that kube-vip runs the restored manifest: its mirror pod runs the backup's image
   // and is ready, when the API answers; without the API (scenario C), kube-vip's own metrics
   // from a process started after the restore.
-  ClusterAccess access = OpenClusterAccess(options.cluster);
+  ops::ClusterAccess access = ops::OpenClusterAccess(options.cluster);
   const auto started = Clock::now();
-  const auto deadline = started + options.timeout;
-  MetricsProbe metrics;
-  std::string how;
-  bool came_back = false;
-  while (true) {
-    metrics = ProbeKubeVipMetrics(access.MetricsUrl(), options.cluster.request_timeout);
-    std::string pods_error;
-    auto pods = FetchKubeVipPods(access, pods_error);
-    if (metrics.up && pods) {
-      for (const auto& pod : *pods) {
-        if (pod.node == access.node && pod.image == backed_up->image && pod.running && pod.ready) {
-          came_back = true;
-          how = pod.name + " runs " + pod.image + " and is ready; " + access.MetricsUrl() +
-                " answers";
-        }
-      }
-    } else if (metrics.up && metrics.process_start_time + 1 >= not_before) {
-      came_back = true;
-      how = access.MetricsUrl() +
-            " answers from a kube-vip started after the restore (API: " + pods_error + ")";
-    }
-    if (came_back || Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(kPollInterval);
-  }
+  ops::RestoreFacts facts;
+  facts.node = access.node;
+  facts.image = backed_up->image;
+  facts.metrics_url = access.MetricsUrl();
+  facts.not_before = not_before;
+  std::optional<std::string> how;
+  PollUntil(started + options.timeout, kPollInterval, [&] {
+    facts.metrics = ops::ProbeKubeVipMetrics(access.MetricsUrl(), options.cluster.request_timeout);
+    facts.pods = ops::FetchKubeVipPods(access);
+    how = ops::KubeVipCameBack(facts);
+    return how ? std::optional<bool>(true) : std::nullopt;
+  });
+  const bool came_back = how.has_value();
+  const ops::MetricsProbe& metrics = facts.metrics;
   checks.push_back({"kube-vip", came_back,
-                    came_back ? how
+                    came_back ? *how
                     : metrics.up
                         ? access.MetricsUrl() + " answers, but " + access.PodName() + "-" +
                               access.node + " does not run " + backed_up->image + " (ready) yet"
@@ -317,7 +301,7 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
                               " after the restore: " + metrics.error,
                     std::chrono::duration<double>(Clock::now() - started).count()});
   // Reported, not required: in scenario C the API and the VIP may still be down elsewhere.
-  Check healthz = ProbeVipHealthz(access);
+  Check healthz = ops::ProbeVipHealthz(access);
   checks.push_back({"vip-healthz", true, (healthz.ok ? "" : "(informational) ") + healthz.detail});
   int code = came_back ? kRecoverOk : kRecoverNotConfirmed;
   Print(format, kMode, checks, came_back ? "restored" : "not-confirmed", code,
@@ -330,8 +314,8 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
 
 int Recover(const RecoverOptions& options) {
   OutputFormat format;
-  if (!ParseOutputFormat(options.cluster.output, format)) {
-    std::cerr << "--output: unknown format \"" << options.cluster.output << "\" (table, json)\n";
+  if (!ParseOutputFormat(options.output, format)) {
+    std::cerr << "--output: unknown format \"" << options.output << "\" (table, json)\n";
     return kRecoverUsage;
   }
   return options.restore_backup ? RestoreBackup(options, format)

@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "verify.h"
+#include "exit_codes.h"
+#include "ops/cluster_access.h"
 
 namespace kvip {
 
 struct RecoverOptions {
-  ClusterOptions cluster;
+  ops::ClusterOptions cluster;
+  std::string output = "table";            // table | json
   std::vector<std::string> exporter_urls;  // every node's kvip-exporter /metrics
   bool dry_run = false;
   bool restore_backup = false;
@@ -23,16 +25,6 @@ struct RecoverOptions {
   std::string backup_dir;
   std::string state_dir = "/var/lib/kvip-exporter";
   std::chrono::seconds timeout{60};
-};
-
-enum RecoverExit : int {
-  kRecoverOk = 0,            // recovered, or nothing to recover
-  kRecoverNotConfirmed = 1,  // acted, but recovery was not seen within the timeout
-  kRecoverUsage = 2,
-  kRecoverBadBackup = 3,    // no usable backup
-  kRecoverCannotCheck = 4,  // the API could not be asked
-  kRecoverRefused = 5,      // the guard found a reason not to delete the lease
-  kRecoverWriteFailed = 6,  // the manifest could not be written, or the delete failed
 };
 
 int Recover(const RecoverOptions& options);

@@ -22,6 +22,7 @@
 #include "collectors/vip_netlink.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "common/node_name.h"
 #include "kube/client.h"
 #include "manifest/manifest.h"
 #include "web/web_server.h"
@@ -39,13 +40,6 @@ struct Effective {
   std::string kubevip_metrics_url = "http://127.0.0.1:2112/metrics";
   int api_server_port = 6443;  // where the VIP serves the API (kube-vip's `port`)
 };
-
-std::string DefaultNodeName() {
-  if (const char* env = std::getenv("NODE_NAME"); env && *env) return env;
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return host;
-}
 
 // Flags win; then the kube-vip container's env in the static pod manifest; then defaults.
 // An unreadable or malformed manifest is logged (naming the file and the problem) and
@@ -69,7 +63,7 @@ Effective Resolve(const ServeOptions& options) {
       LogError("ignoring the kube-vip manifest; using flags and defaults", {{"err", error}});
     }
   }
-  e.node_name = options.node_name.empty() ? DefaultNodeName() : options.node_name;
+  e.node_name = ResolveNodeName(options.node_name);
   if (!options.vip_address.empty()) e.vip_address = options.vip_address;
   if (!options.vip_interface.empty()) e.vip_interface = options.vip_interface;
   if (!options.lease_name.empty()) e.lease_name = options.lease_name;
@@ -180,14 +174,9 @@ int Serve(const ServeOptions& options, const char* version_string) {
   Effective effective = Resolve(options);
   const std::string& node = effective.node_name;
   auto metrics = std::make_shared<CollectorSet>(MakeCollectors(options, effective, loop));
-  metrics->AddStatic(GaugeFamily(
-      "kvip_exporter_build_info",
-      "A metric with a constant '1' value labeled by version, revision "
-      "and compiler from which kvip-exporter was built.",
-      1, {{"version", KVIP_VERSION}, {"revision", KVIP_REVISION}, {"compiler", __VERSION__}}));
-  metrics->AddStatic(GaugeFamily("kvip_exporter_node_info",
-                                 "The node identity matched against the lease holder.", 1,
-                                 {{"node", node}}));
+  metrics->AddStatic(
+      MakeFamily(CollectorSet::BuildInfo(), 1, {KVIP_VERSION, KVIP_REVISION, __VERSION__}));
+  metrics->AddStatic(MakeFamily(CollectorSet::NodeInfo(), 1, {node}));
 
   WebOptions web;
   web.listen_address = options.listen_address;

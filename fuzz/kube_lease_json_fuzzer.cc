@@ -10,7 +10,7 @@
 
 #include "fuzz_check.h"
 #include "kube/lease.h"
-#include "manifest/cluster_state.h"
+#include "ops/cluster_state.h"
 
 namespace {
 
@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   auto kube_time = kvip::kube::ParseRfc3339(json);
-  auto manifest_time = kvip::manifest::ParseRfc3339(json);
+  auto manifest_time = kvip::ops::ParseRfc3339(json);
   if (kube_time) KVIP_FUZZ_CHECK(std::isfinite(*kube_time), "a non-finite time");
   if (kube_time && manifest_time) {
     KVIP_FUZZ_CHECK(std::fabs(*kube_time - *manifest_time) < 1e-3,

@@ -8,14 +8,15 @@
 #include <string_view>
 
 #include "fuzz_check.h"
-#include "manifest/cluster_state.h"
-#include "manifest/upgrade_plan.h"
+#include "kubevip/log_lines.h"
+#include "ops/cluster_state.h"
+#include "ops/upgrade_plan.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view json(reinterpret_cast<const char*>(data), size);
   std::string error;
 
-  auto pods = kvip::manifest::ParseKubeVipPods(json, "kube-vip", "kube-vip", error);
+  auto pods = kvip::ops::ParseKubeVipPods(json, "kube-vip", "kube-vip", error);
   if (pods) {
     for (size_t i = 0; i < pods->size(); ++i) {
       const auto& pod = (*pods)[i];
@@ -28,24 +29,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   error.clear();
-  auto lease = kvip::manifest::ParseLease(json, error);
+  auto lease = kvip::ops::ParseLease(json, error);
   if (lease) {
     (void)lease->FreshAt(1.8e9);
   } else {
     KVIP_FUZZ_CHECK(!error.empty(), "lease rejected without saying why");
   }
-  (void)kvip::manifest::CountLockConflictLines(json);
+  (void)kvip::kubevip::CountLockConflictLines(json);
 
   error.clear();
-  auto state = kvip::manifest::ParseUpgradeState(json, "/fuzz/state.json", error);
+  auto state = kvip::ops::ParseUpgradeState(json, "/fuzz/state.json", error);
   if (!state) {
     KVIP_FUZZ_CHECK(error.rfind("/fuzz/state.json: ", 0) == 0, "error does not name the file",
                     error);
     return 0;
   }
-  const std::string written = kvip::manifest::SerializeUpgradeState(*state);
+  const std::string written = kvip::ops::SerializeUpgradeState(*state);
   std::string reread_error;
-  auto reread = kvip::manifest::ParseUpgradeState(written, "/fuzz/state.json", reread_error);
+  auto reread = kvip::ops::ParseUpgradeState(written, "/fuzz/state.json", reread_error);
   KVIP_FUZZ_CHECK(reread.has_value(), "a written state file does not read back", reread_error);
   KVIP_FUZZ_CHECK(*reread == *state, "the state file does not survive a write and re-read",
                   written);

@@ -6,20 +6,20 @@
 namespace kvip {
 namespace {
 
-using prometheus::MetricType;
-
-// Every family this collector exposes, in one place.
-constexpr FamilySpec kUp{"kubevip_apiserver_livez_up",
-                         "1 if the node's local API server answered ok on /livez within the "
-                         "deadline in the last probe.",
-                         MetricType::Gauge};
-constexpr FamilySpec kDuration{"kubevip_apiserver_livez_duration_seconds",
-                               "Duration of the last local API server /livez probe.",
-                               MetricType::Gauge};
-constexpr FamilySpec kLastProbe{"kubevip_apiserver_livez_last_probe_timestamp_seconds",
-                                "When the last local API server /livez probe ended, in Unix "
-                                "seconds.",
-                                MetricType::Gauge};
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_apiserver_livez_up", prometheus::MetricType::Gauge,
+     "1 if the node's local API server answered ok on /livez within the deadline in the last "
+     "probe."},
+    {"kubevip_apiserver_livez_duration_seconds", prometheus::MetricType::Gauge,
+     "Duration of the last local API server /livez probe."},
+    {"kubevip_apiserver_livez_last_probe_timestamp_seconds", prometheus::MetricType::Gauge,
+     "When the last local API server /livez probe ended, in Unix seconds."},
+};
+constexpr const FamilySpec& kUp = FamilyIn(kFamilies, "kubevip_apiserver_livez_up");
+constexpr const FamilySpec& kDuration =
+    FamilyIn(kFamilies, "kubevip_apiserver_livez_duration_seconds");
+constexpr const FamilySpec& kLastProbe =
+    FamilyIn(kFamilies, "kubevip_apiserver_livez_last_probe_timestamp_seconds");
 
 kube::HealthProbeOptions ProbeOptions(const ApiServerLivezOptions& options,
                                       const kube::Client* client) {
@@ -41,6 +41,8 @@ kube::HealthProbeOptions ProbeOptions(const ApiServerLivezOptions& options,
 
 }  // namespace
 
+std::span<const FamilySpec> ApiServerLivezCollector::Families() { return kFamilies; }
+
 ApiServerLivezCollector::ApiServerLivezCollector(boost::asio::io_context& loop,
                                                  ApiServerLivezOptions options,
                                                  std::shared_ptr<kube::Client> client)
@@ -49,9 +51,9 @@ ApiServerLivezCollector::ApiServerLivezCollector(boost::asio::io_context& loop,
 bool ApiServerLivezCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   kube::HealthProbeResult last = probe_.Last();
   if (!last.known) return false;
-  out.push_back(GaugeFamily(kUp.name, kUp.help, last.up ? 1 : 0));
-  out.push_back(GaugeFamily(kDuration.name, kDuration.help, last.seconds));
-  out.push_back(GaugeFamily(kLastProbe.name, kLastProbe.help, last.timestamp));
+  out.push_back(MakeFamily(kUp, last.up ? 1 : 0));
+  out.push_back(MakeFamily(kDuration, last.seconds));
+  out.push_back(MakeFamily(kLastProbe, last.timestamp));
   return last.up;
 }
 

@@ -9,9 +9,11 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "kube/client.h"
 #include "kube/health_probe.h"
 
@@ -35,6 +37,8 @@ class ApiServerLivezCollector final : public Collector {
   std::string_view Name() const override { return "apiserver_livez"; }
   // The last probe's result (no I/O); succeeds when it answered "ok". Nothing is exposed
   // until the first probe ends (unknown is not down).
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
   const std::string& url() const { return probe_.url(); }

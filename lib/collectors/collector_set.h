@@ -8,9 +8,11 @@
 
 #include <prometheus/collectable.h>
 
+#include <span>
 #include <vector>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 
 namespace kvip {
 
@@ -22,6 +24,12 @@ class CollectorSet final : public prometheus::Collectable {
 
   // Families that do not come from a collector, made once (build_info, node_info).
   void AddStatic(prometheus::MetricFamily family);
+
+  // The exporter's own families (declared once): build and node info, which the daemon adds
+  // with AddStatic, and the per-collector success and duration.
+  static std::span<const FamilySpec> Families();
+  static const FamilySpec& BuildInfo();
+  static const FamilySpec& NodeInfo();
 
  private:
   std::vector<CollectorPtr> collectors_;

@@ -4,6 +4,7 @@
 
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "kubevip/log_lines.h"
 
 namespace kvip {
 namespace {
@@ -53,12 +54,24 @@ bool IsStructuredError(std::string_view line) {
   return false;
 }
 
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_log_lock_conflicts_total", prometheus::MetricType::Counter,
+     "kube-vip log lines reporting a failed optimistic lease update (lock conflict), since the "
+     "exporter started."},
+    {"kubevip_log_errors_total", prometheus::MetricType::Counter,
+     "Error-level kube-vip log lines since the exporter started."},
+};
+constexpr const FamilySpec& kLockConflicts =
+    FamilyIn(kFamilies, "kubevip_log_lock_conflicts_total");
+constexpr const FamilySpec& kErrors = FamilyIn(kFamilies, "kubevip_log_errors_total");
+
 }  // namespace
+
+std::span<const FamilySpec> KubeVipLogCollector::Families() { return kFamilies; }
 
 KubeVipLogMatch ClassifyKubeVipLogLine(std::string_view content) {
   KubeVipLogMatch match;
-  match.lock_conflict = content.find("Failed to update lock optimistically") != content.npos ||
-                        content.find("Failed to update lease optimistically") != content.npos;
+  match.lock_conflict = kubevip::IsLockConflictLine(content);
   match.error = IsKlogError(content) || IsSlogDefaultError(content) || IsStructuredError(content);
   return match;
 }
@@ -126,13 +139,8 @@ void KubeVipLogCollector::Poll() {
 
 bool KubeVipLogCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   std::lock_guard lock(mutex_);
-  out.push_back(CounterFamily("kubevip_log_lock_conflicts_total",
-                              "kube-vip log lines reporting a failed optimistic lease update "
-                              "(lock conflict), since the exporter started.",
-                              static_cast<double>(lock_conflicts_)));
-  out.push_back(CounterFamily("kubevip_log_errors_total",
-                              "Error-level kube-vip log lines since the exporter started.",
-                              static_cast<double>(errors_)));
+  out.push_back(MakeFamily(kLockConflicts, static_cast<double>(lock_conflicts_)));
+  out.push_back(MakeFamily(kErrors, static_cast<double>(errors_)));
   return healthy_;
 }
 

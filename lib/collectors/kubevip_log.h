@@ -14,9 +14,11 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "crilog/cri_tail.h"
 
 namespace kvip {
@@ -40,6 +42,8 @@ class KubeVipLogCollector final : public Collector {
   KubeVipLogCollector(boost::asio::io_context& loop, std::string glob,
                       std::chrono::milliseconds poll_interval = std::chrono::seconds(1));
   std::string_view Name() const override { return "kubevip_log"; }
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

@@ -5,6 +5,15 @@
 #include <cctype>
 #include <cstdio>
 
+#include "collectors/apiserver_livez.h"
+#include "collectors/kubevip_log.h"
+#include "collectors/kubevip_pod.h"
+#include "collectors/lease_watch.h"
+#include "collectors/manifest.h"
+#include "collectors/vip_healthz.h"
+#include "collectors/vip_arp_probe.h"
+#include "collectors/vip_neighbor.h"
+#include "collectors/vip_netlink.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
 #include "http/http_client.h"
@@ -14,57 +23,39 @@ namespace {
 
 constexpr std::string_view kPrefix = "kubevip_";
 
-// Every kubevip_* family of the metric contract (docs/metrics.md), whichever collector
-// produces it. A unit test keeps this list in step with the document.
-constexpr std::array<std::string_view, 47> kOwnMetricNames = {
-    "kubevip_up",
-    "kubevip_scrape_duration_seconds",
-    "kubevip_process_start_time_seconds",
-    "kubevip_process_restarts_total",
-    "kubevip_manifest_info",
-    "kubevip_vip_bound",
-    "kubevip_interface_up",
-    "kubevip_vip_last_change_timestamp_seconds",
-    "kubevip_interface_info",
-    "kubevip_vip_neighbor_info",
-    "kubevip_vip_neighbor_last_change_timestamp_seconds",
-    "kubevip_vip_arp_probe_up",
-    "kubevip_vip_arp_probes_total",
-    "kubevip_vip_arp_responders",
-    "kubevip_vip_arp_responder_info",
-    "kubevip_vip_gratuitous_arps_total",
-    "kubevip_vip_gratuitous_arp_last_timestamp_seconds",
-    "kubevip_vip_arp_malformed_frames_total",
-    "kubevip_is_leader",
-    "kubevip_lease_holder_info",
-    "kubevip_lease_age_seconds",
-    "kubevip_lease_renew_timestamp_seconds",
-    "kubevip_lease_acquire_timestamp_seconds",
-    "kubevip_lease_duration_seconds",
-    "kubevip_lease_transitions",
-    "kubevip_lease_expired",
-    "kubevip_lease_present",
-    "kubevip_lease_watch_up",
-    "kubevip_lease_watch_reconnects_total",
-    "kubevip_lease_events_total",
-    "kubevip_lease_last_event_timestamp_seconds",
-    "kubevip_vip_healthz_up",
-    "kubevip_vip_healthz_duration_seconds",
-    "kubevip_vip_healthz_last_probe_timestamp_seconds",
-    "kubevip_apiserver_livez_up",
-    "kubevip_apiserver_livez_duration_seconds",
-    "kubevip_apiserver_livez_last_probe_timestamp_seconds",
-    "kubevip_container_restarts_total",
-    "kubevip_container_ready",
-    "kubevip_container_waiting_reason",
-    "kubevip_container_last_terminated_reason",
-    "kubevip_container_last_terminated_exit_code",
-    "kubevip_container_last_terminated_timestamp_seconds",
-    "kubevip_pod_present",
-    "kubevip_pod_watch_up",
-    "kubevip_log_lock_conflicts_total",
-    "kubevip_log_errors_total",
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_up", prometheus::MetricType::Gauge,
+     "1 if kube-vip's /metrics answered with valid text format within the deadline."},
+    {"kubevip_scrape_duration_seconds", prometheus::MetricType::Gauge,
+     "Time the scrape of kube-vip's /metrics took."},
+    {"kubevip_process_start_time_seconds", prometheus::MetricType::Gauge,
+     "kube-vip's own process_start_time_seconds."},
+    {"kubevip_process_restarts_total", prometheus::MetricType::Counter,
+     "kube-vip restarts observed by this exporter (its start time changed)."},
 };
+constexpr const FamilySpec& kUp = FamilyIn(kFamilies, "kubevip_up");
+constexpr const FamilySpec& kScrapeDuration =
+    FamilyIn(kFamilies, "kubevip_scrape_duration_seconds");
+constexpr const FamilySpec& kStartTime = FamilyIn(kFamilies, "kubevip_process_start_time_seconds");
+constexpr const FamilySpec& kRestarts = FamilyIn(kFamilies, "kubevip_process_restarts_total");
+
+// Every kubevip_* family this exporter produces, from the collectors' own tables: upstream
+// families by those names are never re-exported, so our own series cannot be shadowed.
+const std::vector<std::string_view>& OwnMetricNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> all;
+    for (std::span<const FamilySpec> table :
+         {KubeVipScrapeCollector::Families(), ManifestCollector::Families(),
+          VipNetlinkCollector::Families(), LeaseWatchCollector::Families(),
+          VipHealthzCollector::Families(), KubeVipLogCollector::Families()}) {
+      for (const FamilySpec& spec : table)
+        if (spec.name.starts_with(kPrefix)) all.push_back(spec.name);
+    }
+    std::sort(all.begin(), all.end());
+    return all;
+  }();
+  return names;
+}
 
 // A re-exported family clashes when any series name it serializes to is one of ours
 // (a histogram "x" also writes x_bucket, x_sum and x_count).
@@ -80,56 +71,6 @@ bool ClashesWithOwnName(const prometheus::MetricFamily& family) {
   return false;
 }
 
-// kube-vip's process_start_time_seconds, when it reports exactly one unlabelled sample.
-std::optional<double> StartTime(const std::vector<prometheus::MetricFamily>& families) {
-  for (const auto& family : families) {
-    if (family.name != "process_start_time_seconds") continue;
-    if (family.metric.size() != 1 || !family.metric[0].label.empty()) return std::nullopt;
-    const auto& metric = family.metric[0];
-    if (family.type == prometheus::MetricType::Gauge) return metric.gauge.value;
-    if (family.type == prometheus::MetricType::Untyped) return metric.untyped.value;
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-bool Contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
-}
-
-// lib/http reports transport failures as libcurl's message (prefixed with the URL); the
-// kind only decides when to log, the message itself is what the log shows.
-ScrapeFailure ClassifyTransportError(std::string_view error) {
-  if (Contains(error, "timed out")) return ScrapeFailure::kTimeout;
-  if (Contains(error, "Failed to connect") || Contains(error, "Couldn't connect")) {
-    return ScrapeFailure::kConnect;
-  }
-  if (Contains(error, "response body larger than")) return ScrapeFailure::kTooLarge;
-  return ScrapeFailure::kTransport;
-}
-
-std::string_view FailureName(ScrapeFailure failure) {
-  switch (failure) {
-    case ScrapeFailure::kNone:
-      return "none";
-    case ScrapeFailure::kConnect:
-      return "connection failed";
-    case ScrapeFailure::kTimeout:
-      return "timeout";
-    case ScrapeFailure::kTransport:
-      return "transport error";
-    case ScrapeFailure::kHttpStatus:
-      return "bad HTTP status";
-    case ScrapeFailure::kContentType:
-      return "unexpected content type";
-    case ScrapeFailure::kTooLarge:
-      return "body too large";
-    case ScrapeFailure::kParse:
-      return "parse error";
-  }
-  return "unknown";
-}
-
 std::string FormatSeconds(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", seconds);
@@ -139,53 +80,20 @@ std::string FormatSeconds(double seconds) {
 }  // namespace
 
 bool IsOwnMetricName(std::string_view name) {
-  return std::find(kOwnMetricNames.begin(), kOwnMetricNames.end(), name) != kOwnMetricNames.end();
+  return std::binary_search(OwnMetricNames().begin(), OwnMetricNames().end(), name);
 }
+
+std::span<const FamilySpec> KubeVipScrapeCollector::Families() { return kFamilies; }
 
 KubeVipScrapeCollector::KubeVipScrapeCollector(KubeVipScrapeOptions options)
     : options_(std::move(options)) {}
 
 KubeVipScrapeCollector::Scrape KubeVipScrapeCollector::Fetch() {
+  HttpRequest request = kubevip::MetricsRequest(options_.metrics_url, options_.timeout,
+                                                options_.limits.max_body_bytes);
   Scrape scrape;
-  HttpRequest request;
-  request.url = options_.metrics_url;
-  request.timeout = options_.timeout;
-  request.max_body_bytes = options_.limits.max_body_bytes;
-  request.headers = {"Accept: text/plain; version=0.0.4"};
-  // kube-vip is on this node: gzip would cost it more than the text itself (about x1.7
-  // instructions per answer, bench/results.md) and us an inflate, to save no network.
-  request.accept_compressed = false;
-  HttpResponse response = session_.Fetch(request);
-  if (!response.ok) {
-    scrape.failure = ClassifyTransportError(response.error);
-    std::string prefix = options_.metrics_url + ": ";
-    scrape.reason = response.error.rfind(prefix, 0) == 0 ? response.error.substr(prefix.size())
-                                                         : response.error;
-    return scrape;
-  }
-  if (response.status != 200) {
-    scrape.failure = ScrapeFailure::kHttpStatus;
-    scrape.reason = "HTTP status " + std::to_string(response.status) + " (want 200)";
-    return scrape;
-  }
-  // client_golang answers text/plain; version=0.0.4 to our Accept header. Anything else
-  // (an HTML error page, protobuf, OpenMetrics) is not what this parser reads.
-  std::string content_type = response.content_type;
-  std::transform(content_type.begin(), content_type.end(), content_type.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (!content_type.empty() && content_type.rfind("text/plain", 0) != 0) {
-    scrape.failure = ScrapeFailure::kContentType;
-    scrape.reason = "Content-Type \"" + response.content_type.substr(0, 100) +
-                    "\" is not the text format (want text/plain; version=0.0.4)";
-    return scrape;
-  }
-  promtext::ParseResult parsed = promtext::Parse(response.body, options_.limits);
-  if (!parsed.ok()) {
-    scrape.failure = ScrapeFailure::kParse;
-    scrape.reason = "parse error at " + parsed.error->ToString();
-    return scrape;
-  }
-  scrape.families = std::move(parsed.families);
+  static_cast<kubevip::MetricsPage&>(scrape) =
+      kubevip::ReadMetricsPage(options_.metrics_url, session_.Fetch(request), options_.limits);
   return scrape;
 }
 
@@ -193,9 +101,10 @@ uint64_t KubeVipScrapeCollector::Observe(const Scrape& scrape, std::optional<dou
   std::lock_guard lock(mu_);
   if (last_failure_ != scrape.failure) {
     if (scrape.failure != ScrapeFailure::kNone) {
-      LogWarn("kube-vip scrape failed", {{"url", options_.metrics_url},
-                                         {"kind", std::string(FailureName(scrape.failure))},
-                                         {"reason", scrape.reason}});
+      LogWarn("kube-vip scrape failed",
+              {{"url", options_.metrics_url},
+               {"kind", std::string(kubevip::FailureName(scrape.failure))},
+               {"reason", scrape.reason}});
     } else {
       LogInfo(last_failure_ ? "kube-vip scrape recovered" : "kube-vip scrape ok",
               {{"url", options_.metrics_url}});
@@ -262,23 +171,13 @@ bool KubeVipScrapeCollector::Collect(std::vector<prometheus::MetricFamily>& out)
   Scrape& scrape = *answer.scrape;
   double seconds = scrape.seconds;
   bool up = scrape.failure == ScrapeFailure::kNone;
-  std::optional<double> start_time = up ? StartTime(scrape.families) : std::nullopt;
+  std::optional<double> start_time = up ? kubevip::ProcessStartTime(scrape.families) : std::nullopt;
   uint64_t restarts = Observe(scrape, start_time);
 
-  out.push_back(GaugeFamily("kubevip_up",
-                            "1 if kube-vip's /metrics answered with valid text format within "
-                            "the deadline.",
-                            up ? 1 : 0));
-  out.push_back(GaugeFamily("kubevip_scrape_duration_seconds",
-                            "Time the scrape of kube-vip's /metrics took.", seconds));
-  if (start_time) {
-    out.push_back(GaugeFamily("kubevip_process_start_time_seconds",
-                              "kube-vip's own process_start_time_seconds.", *start_time));
-  }
-  out.push_back(CounterFamily("kubevip_process_restarts_total",
-                              "kube-vip restarts observed by this exporter (its start time "
-                              "changed).",
-                              static_cast<double>(restarts)));
+  out.push_back(MakeFamily(kUp, up ? 1 : 0));
+  out.push_back(MakeFamily(kScrapeDuration, seconds));
+  if (start_time) out.push_back(MakeFamily(kStartTime, *start_time));
+  out.push_back(MakeFamily(kRestarts, static_cast<double>(restarts)));
   if (!up || !options_.reexport) return up;
 
   // Families shared with concurrent scrapes are read-only: each of those renames a copy.

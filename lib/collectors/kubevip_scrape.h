@@ -11,10 +11,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "http/http_client.h"
+#include "kubevip/metrics_page.h"
 #include "promtext/parse.h"
 
 namespace kvip {
@@ -26,17 +29,7 @@ struct KubeVipScrapeOptions {
   promtext::Limits limits;  // max_body_bytes also caps the HTTP transfer
 };
 
-// Why a scrape failed; log lines are written when this changes, not on every scrape.
-enum class ScrapeFailure {
-  kNone,
-  kConnect,
-  kTimeout,
-  kTransport,
-  kHttpStatus,
-  kContentType,
-  kTooLarge,
-  kParse
-};
+using kubevip::ScrapeFailure;
 
 // True for every kubevip_* name this exporter produces itself (docs/metrics.md); such
 // upstream families are never re-exported, so our own series cannot be shadowed.
@@ -52,16 +45,15 @@ class KubeVipScrapeCollector final : public Collector {
   // Thread safety: concurrent calls are fine. They are coalesced (single flight): a call
   // that arrives while another one's request to kube-vip is in flight makes no request of
   // its own; it waits for that one's answer and shares it, within its own deadline.
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
   // Calls waiting on another call's request right now. For tests.
   size_t sharing() const;
 
  private:
-  struct Scrape {
-    ScrapeFailure failure = ScrapeFailure::kNone;
-    std::string reason;  // human-readable, for the log line
-    std::vector<prometheus::MetricFamily> families;
+  struct Scrape : kubevip::MetricsPage {
     double seconds = 0;  // how long the request to kube-vip took
   };
   // One request to kube-vip and the calls waiting for its answer.

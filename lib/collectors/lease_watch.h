@@ -6,9 +6,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "kube/object_watcher.h"
 
 namespace kvip {
@@ -23,6 +25,8 @@ class LeaseWatchCollector final : public Collector {
 
   std::string_view Name() const override { return "lease_watch"; }
   // Succeeds while the watch stream is up.
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

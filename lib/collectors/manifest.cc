@@ -7,6 +7,18 @@
 #include "common/metric_family.h"
 
 namespace kvip {
+namespace {
+
+constexpr std::string_view kImageLabels[] = {"image", "version"};
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_manifest_info", prometheus::MetricType::Gauge,
+     "The image and tag the node's kube-vip static pod manifest runs.", kImageLabels},
+};
+constexpr const FamilySpec& kManifestInfo = FamilyIn(kFamilies, "kubevip_manifest_info");
+
+}  // namespace
+
+std::span<const FamilySpec> ManifestCollector::Families() { return kFamilies; }
 
 ManifestCollector::ManifestCollector(std::string manifest_path) : path_(std::move(manifest_path)) {}
 
@@ -34,9 +46,7 @@ bool ManifestCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     last_error_ = error;
   }
   if (!parsed_) return false;
-  out.push_back(GaugeFamily("kubevip_manifest_info",
-                            "The image and tag the node's kube-vip static pod manifest runs.", 1,
-                            {{"image", parsed_->image}, {"version", parsed_->image_ref.tag}}));
+  out.push_back(MakeFamily(kManifestInfo, 1, {parsed_->image, parsed_->image_ref.tag}));
   return true;
 }
 

@@ -5,10 +5,12 @@
 
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
 #include "common/file_stamp.h"
+#include "common/metric_family.h"
 #include "manifest/manifest.h"
 
 namespace kvip {
@@ -18,6 +20,8 @@ class ManifestCollector final : public Collector {
   explicit ManifestCollector(std::string manifest_path);
 
   std::string_view Name() const override { return "manifest"; }
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

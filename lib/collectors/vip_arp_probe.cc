@@ -8,44 +8,46 @@
 namespace kvip {
 namespace {
 
-// This collector's families, in one place.
-constexpr FamilySpec kProbeUp{
-    "kubevip_vip_arp_probe_up",
-    "1 while the ARP/NDP probe runs; 0 when it cannot (no CAP_NET_RAW, no interface).",
-    prometheus::MetricType::Gauge};
-constexpr FamilySpec kProbes{"kubevip_vip_arp_probes_total",
-                             "ARP probes / neighbour solicitations sent for the VIP.",
-                             prometheus::MetricType::Counter};
-constexpr FamilySpec kResponders{
-    "kubevip_vip_arp_responders",
-    "Distinct MACs that answered the last complete probe window (0 on the VIP holder "
-    "unless another host also answers).",
-    prometheus::MetricType::Gauge};
-constexpr FamilySpec kResponderInfo{"kubevip_vip_arp_responder_info",
-                                    "1 per MAC that answered the last complete probe window.",
-                                    prometheus::MetricType::Gauge};
-constexpr FamilySpec kGratuitous{
-    "kubevip_vip_gratuitous_arps_total",
-    "Gratuitous ARPs / unsolicited neighbour advertisements for the VIP received, by sender.",
-    prometheus::MetricType::Counter};
-constexpr FamilySpec kGratuitousLast{
-    "kubevip_vip_gratuitous_arp_last_timestamp_seconds",
-    "When the last gratuitous ARP / unsolicited neighbour advertisement for the VIP was "
-    "received, by sender.",
-    prometheus::MetricType::Gauge};
-constexpr FamilySpec kMalformed{"kubevip_vip_arp_malformed_frames_total",
-                                "ARP/NDP frames about the VIP that did not parse; dropped.",
-                                prometheus::MetricType::Counter};
+constexpr std::string_view kVipLabels[] = {"vip", "interface"};
+constexpr std::string_view kMacLabels[] = {"vip", "interface", "mac"};
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_vip_arp_probe_up", prometheus::MetricType::Gauge,
+     "1 while the ARP/NDP probe runs; 0 when it cannot (no CAP_NET_RAW, no interface).",
+     kVipLabels},
+    {"kubevip_vip_arp_probes_total", prometheus::MetricType::Counter,
+     "ARP probes / neighbour solicitations sent for the VIP.", kVipLabels},
+    {"kubevip_vip_arp_responders", prometheus::MetricType::Gauge,
+     "Distinct MACs that answered the last complete probe window (0 on the VIP holder "
+     "unless another host also answers).",
+     kVipLabels},
+    {"kubevip_vip_arp_responder_info", prometheus::MetricType::Gauge,
+     "1 per MAC that answered the last complete probe window.", kMacLabels},
+    {"kubevip_vip_gratuitous_arps_total", prometheus::MetricType::Counter,
+     "Gratuitous ARPs / unsolicited neighbour advertisements for the VIP received, by sender.",
+     kMacLabels},
+    {"kubevip_vip_gratuitous_arp_last_timestamp_seconds", prometheus::MetricType::Gauge,
+     "When the last gratuitous ARP / unsolicited neighbour advertisement for the VIP was "
+     "received, by sender.",
+     kMacLabels},
+    {"kubevip_vip_arp_malformed_frames_total", prometheus::MetricType::Counter,
+     "ARP/NDP frames about the VIP that did not parse; dropped.", kVipLabels},
+};
+constexpr const FamilySpec& kProbeUp = FamilyIn(kFamilies, "kubevip_vip_arp_probe_up");
+constexpr const FamilySpec& kProbes = FamilyIn(kFamilies, "kubevip_vip_arp_probes_total");
+constexpr const FamilySpec& kResponders = FamilyIn(kFamilies, "kubevip_vip_arp_responders");
+constexpr const FamilySpec& kResponderInfo = FamilyIn(kFamilies, "kubevip_vip_arp_responder_info");
+constexpr const FamilySpec& kGratuitous = FamilyIn(kFamilies, "kubevip_vip_gratuitous_arps_total");
+constexpr const FamilySpec& kGratuitousLast =
+    FamilyIn(kFamilies, "kubevip_vip_gratuitous_arp_last_timestamp_seconds");
+constexpr const FamilySpec& kMalformed =
+    FamilyIn(kFamilies, "kubevip_vip_arp_malformed_frames_total");
 
 constexpr auto kRetryDelay = std::chrono::seconds(5);
 constexpr int kFramesPerWake = 64;
 
-Labels With(Labels labels, std::string name, std::string value) {
-  labels.emplace_back(std::move(name), std::move(value));
-  return labels;
-}
-
 }  // namespace
+
+std::span<const FamilySpec> VipArpProbeCollector::Families() { return kFamilies; }
 
 VipArpProbeCollector::VipArpProbeCollector(boost::asio::io_context& loop,
                                            VipArpProbeOptions options)
@@ -179,24 +181,26 @@ void VipArpProbeCollector::Fail(const lanprobe::SocketError& error) {
 }
 
 bool VipArpProbeCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
-  const Labels labels = {{"vip", options_.vip}, {"interface", options_.interface}};
+  const std::string_view vip = options_.vip, interface = options_.interface;
   std::lock_guard lock(mutex_);
-  out.push_back(MakeFamily(kProbeUp, up_ ? 1 : 0, labels));
+  out.push_back(MakeFamily(kProbeUp, up_ ? 1 : 0, {vip, interface}));
   if (!vip_) return false;
-  out.push_back(MakeFamily(kProbes, static_cast<double>(probes_sent_), labels));
-  out.push_back(MakeFamily(kMalformed, static_cast<double>(observations_.malformed()), labels));
+  out.push_back(MakeFamily(kProbes, static_cast<double>(probes_sent_), {vip, interface}));
+  out.push_back(
+      MakeFamily(kMalformed, static_cast<double>(observations_.malformed()), {vip, interface}));
   if (const auto& responders = observations_.responders(); responders && up_) {
-    out.push_back(MakeFamily(kResponders, static_cast<double>(responders->size()), labels));
+    out.push_back(
+        MakeFamily(kResponders, static_cast<double>(responders->size()), {vip, interface}));
     auto info = MakeFamily(kResponderInfo);
-    for (const auto& mac : *responders) AddSample(info, 1, With(labels, "mac", mac));
+    for (const auto& mac : *responders) AddSample(info, kResponderInfo, 1, {vip, interface, mac});
     if (!info.metric.empty()) out.push_back(std::move(info));
   }
   if (!observations_.gratuitous().empty()) {
     auto count = MakeFamily(kGratuitous);
     auto last = MakeFamily(kGratuitousLast);
     for (const auto& [mac, seen] : observations_.gratuitous()) {
-      AddSample(count, static_cast<double>(seen.count), With(labels, "mac", mac));
-      AddSample(last, seen.last_seen_seconds, With(labels, "mac", mac));
+      AddSample(count, kGratuitous, static_cast<double>(seen.count), {vip, interface, mac});
+      AddSample(last, kGratuitousLast, seen.last_seen_seconds, {vip, interface, mac});
     }
     out.push_back(std::move(count));
     out.push_back(std::move(last));

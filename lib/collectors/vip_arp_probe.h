@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "lanprobe/observations.h"
 #include "lanprobe/packet_socket.h"
 
@@ -34,6 +36,8 @@ class VipArpProbeCollector final : public Collector {
   ~VipArpProbeCollector() override;
 
   std::string_view Name() const override { return "vip_arp_probe"; }
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

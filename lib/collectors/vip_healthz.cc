@@ -1,27 +1,25 @@
 #include "collectors/vip_healthz.h"
 
 #include "common/metric_family.h"
+#include "kubevip/healthz.h"
 
 namespace kvip {
 namespace {
 
-using prometheus::MetricType;
-
-// Every family this collector exposes, in one place.
-constexpr FamilySpec kUp{"kubevip_vip_healthz_up",
-                         "1 if https://<vip>:<port>/healthz answered ok within the deadline in "
-                         "the last probe.",
-                         MetricType::Gauge};
-constexpr FamilySpec kDuration{"kubevip_vip_healthz_duration_seconds",
-                               "Duration of the last VIP healthz probe.", MetricType::Gauge};
-constexpr FamilySpec kLastProbe{"kubevip_vip_healthz_last_probe_timestamp_seconds",
-                                "When the last VIP healthz probe ended, in Unix seconds.",
-                                MetricType::Gauge};
-
-std::string HealthzUrl(const std::string& vip, int port) {
-  bool ipv6 = vip.find(':') != std::string::npos;
-  return "https://" + (ipv6 ? "[" + vip + "]" : vip) + ":" + std::to_string(port) + "/healthz";
-}
+constexpr std::string_view kVipLabel[] = {"vip"};
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_vip_healthz_up", prometheus::MetricType::Gauge,
+     "1 if https://<vip>:<port>/healthz answered ok within the deadline in the last probe.",
+     kVipLabel},
+    {"kubevip_vip_healthz_duration_seconds", prometheus::MetricType::Gauge,
+     "Duration of the last VIP healthz probe.", kVipLabel},
+    {"kubevip_vip_healthz_last_probe_timestamp_seconds", prometheus::MetricType::Gauge,
+     "When the last VIP healthz probe ended, in Unix seconds.", kVipLabel},
+};
+constexpr const FamilySpec& kUp = FamilyIn(kFamilies, "kubevip_vip_healthz_up");
+constexpr const FamilySpec& kDuration = FamilyIn(kFamilies, "kubevip_vip_healthz_duration_seconds");
+constexpr const FamilySpec& kLastProbe =
+    FamilyIn(kFamilies, "kubevip_vip_healthz_last_probe_timestamp_seconds");
 
 }  // namespace
 
@@ -32,11 +30,13 @@ TlsOptions ProbeTls(const kube::Client* client, bool insecure) {
   return tls;
 }
 
+std::span<const FamilySpec> VipHealthzCollector::Families() { return kFamilies; }
+
 VipHealthzCollector::VipHealthzCollector(boost::asio::io_context& loop, VipHealthzOptions options,
                                          std::shared_ptr<kube::Client> client)
     : vip_(options.vip),
       probe_(loop, kube::HealthProbeOptions{.what = "VIP healthz",
-                                            .url = HealthzUrl(options.vip, options.port),
+                                            .url = kubevip::HealthzUrl(options.vip, options.port),
                                             .connect_to = {},
                                             .tls = ProbeTls(client.get(), options.insecure),
                                             .timeout = options.timeout,
@@ -45,10 +45,9 @@ VipHealthzCollector::VipHealthzCollector(boost::asio::io_context& loop, VipHealt
 bool VipHealthzCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   kube::HealthProbeResult last = probe_.Last();
   if (!last.known) return false;
-  const Labels labels{{"vip", vip_}};
-  out.push_back(GaugeFamily(kUp.name, kUp.help, last.up ? 1 : 0, labels));
-  out.push_back(GaugeFamily(kDuration.name, kDuration.help, last.seconds, labels));
-  out.push_back(GaugeFamily(kLastProbe.name, kLastProbe.help, last.timestamp, labels));
+  out.push_back(MakeFamily(kUp, last.up ? 1 : 0, {vip_}));
+  out.push_back(MakeFamily(kDuration, last.seconds, {vip_}));
+  out.push_back(MakeFamily(kLastProbe, last.timestamp, {vip_}));
   return last.up;
 }
 

@@ -9,9 +9,12 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "kube/client.h"
 #include "kube/health_probe.h"
 
@@ -36,6 +39,8 @@ class VipHealthzCollector final : public Collector {
   std::string_view Name() const override { return "vip_healthz"; }
   // The last probe's result (no I/O); succeeds when it answered "ok". Until the first
   // probe ends it fails and exposes nothing (unknown is not down).
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
   const std::string& url() const { return probe_.url(); }

@@ -7,9 +7,11 @@
 #include <boost/asio/io_context.hpp>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
+#include "common/metric_family.h"
 #include "collectors/route_subscription.h"
 #include "netlink/neighbor_tracker.h"
 
@@ -22,6 +24,8 @@ class VipNeighborCollector final : public Collector {
   VipNeighborCollector(boost::asio::io_context& loop, std::string vip, std::string interface);
 
   std::string_view Name() const override { return "vip_neighbor"; }
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

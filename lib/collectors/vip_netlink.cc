@@ -4,6 +4,27 @@
 #include "common/metric_family.h"
 
 namespace kvip {
+namespace {
+
+constexpr std::string_view kInterfaceLabel[] = {"interface"};
+constexpr std::string_view kVipLabels[] = {"vip", "interface"};
+constexpr FamilySpec kFamilies[] = {
+    {"kubevip_vip_bound", prometheus::MetricType::Gauge,
+     "1 if the VIP is assigned to the interface (kernel truth).", kVipLabels},
+    {"kubevip_interface_up", prometheus::MetricType::Gauge, "1 if the interface exists and is up.",
+     kInterfaceLabel},
+    {"kubevip_vip_last_change_timestamp_seconds", prometheus::MetricType::Gauge,
+     "When kubevip_vip_bound last changed (or the exporter started).", kVipLabels},
+};
+constexpr const FamilySpec& kVipBound = FamilyIn(kFamilies, "kubevip_vip_bound");
+constexpr const FamilySpec& kInterfaceUp = FamilyIn(kFamilies, "kubevip_interface_up");
+constexpr const FamilySpec& kLastChange =
+    FamilyIn(kFamilies, "kubevip_vip_last_change_timestamp_seconds");
+
+}  // namespace
+
+std::span<const FamilySpec> VipNetlinkCollector::Families() { return kFamilies; }
+
 VipNetlinkCollector::VipNetlinkCollector(boost::asio::io_context& loop, std::string vip,
                                          std::string interface)
     : vip_text_(std::move(vip)),
@@ -63,16 +84,10 @@ bool VipNetlinkCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     snapshot = snapshot_;
   }
   if (!snapshot.synced) return false;  // no kernel truth to report
-  out.push_back(GaugeFamily("kubevip_interface_up", "1 if the interface exists and is up.",
-                            snapshot.interface_up ? 1 : 0, {{"interface", interface_}}));
+  out.push_back(MakeFamily(kInterfaceUp, snapshot.interface_up ? 1 : 0, {interface_}));
   if (!vip_) return vip_text_.empty();
-  const Labels labels = {{"vip", vip_text_}, {"interface", interface_}};
-  out.push_back(GaugeFamily("kubevip_vip_bound",
-                            "1 if the VIP is assigned to the interface (kernel truth).",
-                            snapshot.vip_bound ? 1 : 0, labels));
-  out.push_back(GaugeFamily("kubevip_vip_last_change_timestamp_seconds",
-                            "When kubevip_vip_bound last changed (or the exporter started).",
-                            snapshot.last_change_seconds, labels));
+  out.push_back(MakeFamily(kVipBound, snapshot.vip_bound ? 1 : 0, {vip_text_, interface_}));
+  out.push_back(MakeFamily(kLastChange, snapshot.last_change_seconds, {vip_text_, interface_}));
   return true;
 }
 

@@ -7,10 +7,12 @@
 #include <boost/asio/io_context.hpp>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "collectors/collector.h"
 #include "collectors/route_subscription.h"
+#include "common/metric_family.h"
 #include "netlink/ip_address.h"
 #include "netlink/vip_tracker.h"
 
@@ -24,6 +26,8 @@ class VipNetlinkCollector final : public Collector {
   VipNetlinkCollector(boost::asio::io_context& loop, std::string vip, std::string interface);
 
   std::string_view Name() const override { return "vip_netlink"; }
+  // This collector's metric families (name, type, help, labels), declared once.
+  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

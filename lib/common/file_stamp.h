@@ -1,7 +1,7 @@
 #pragma once
 // What identifies one version of a file cheaply: re-read a file (a rotated token, an edited
-// manifest) only when its stamp changes. stat(2) follows symlinks, so the kubelet's ..data
-// swap of a projected volume shows as a new inode.
+// manifest, the web config and its certificates) only when its stamp changes. stat(2) follows
+// symlinks, so the kubelet's ..data swap of a projected volume shows as a new inode.
 
 #include <sys/stat.h>
 
@@ -15,6 +15,7 @@ struct FileStamp {
   ino_t inode = 0;
   off_t size = -1;
   long long mtime_ns = -1;
+  long long ctime_ns = -1;  // also catches a chmod/chown, and an mtime set back by a copy
   bool operator==(const FileStamp&) const = default;
 };
 
@@ -23,7 +24,8 @@ inline std::optional<FileStamp> StampOf(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   return FileStamp{st.st_dev, st.st_ino, st.st_size,
-                   static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+                   static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec,
+                   static_cast<long long>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec};
 }
 
 }  // namespace kvip

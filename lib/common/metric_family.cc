@@ -1,5 +1,6 @@
 #include "common/metric_family.h"
 
+#include <cassert>
 #include <chrono>
 
 namespace kvip {
@@ -50,20 +51,32 @@ prometheus::MetricFamily CounterFamily(std::string name, std::string help, doubl
   return family;
 }
 
+prometheus::MetricFamily MakeFamily(const FamilySpec& spec) {
+  return MakeFamily(std::string(spec.name), std::string(spec.help), spec.type);
+}
+
+void AddSample(prometheus::MetricFamily& family, const FamilySpec& spec, double value,
+               LabelValues label_values) {
+  assert(label_values.size() == spec.labels.size());
+  Labels labels;
+  labels.reserve(label_values.size());
+  auto name = spec.labels.begin();
+  for (std::string_view label_value : label_values)
+    labels.emplace_back(std::string(*name++), std::string(label_value));
+  AddSample(family, value, labels);
+}
+
+prometheus::MetricFamily MakeFamily(const FamilySpec& spec, double value,
+                                    LabelValues label_values) {
+  auto family = MakeFamily(spec);
+  AddSample(family, spec, value, label_values);
+  return family;
+}
+
 double UnixNow() {
   using std::chrono::duration;
   using std::chrono::system_clock;
   return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-prometheus::MetricFamily MakeFamily(const FamilySpec& spec) {
-  return MakeFamily(spec.name, spec.help, spec.type);
-}
-
-prometheus::MetricFamily MakeFamily(const FamilySpec& spec, double value, const Labels& labels) {
-  prometheus::MetricFamily family = MakeFamily(spec);
-  AddSample(family, value, labels);
-  return family;
 }
 
 }  // namespace kvip

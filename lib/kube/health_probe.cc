@@ -4,16 +4,9 @@
 
 #include "common/logging.h"
 #include "common/metric_family.h"
+#include "kubevip/healthz.h"
 
 namespace kvip::kube {
-namespace {
-
-std::string Trimmed(const std::string& text) {
-  size_t end = text.find_last_not_of(" \r\n");
-  return end == std::string::npos ? "" : text.substr(0, end + 1);
-}
-
-}  // namespace
 
 HealthProbe::HealthProbe(boost::asio::io_context& loop, HealthProbeOptions options)
     : options_(std::move(options)), curl_(loop), timer_(loop) {
@@ -30,14 +23,11 @@ HealthProbeResult HealthProbe::Last() const {
 }
 
 void HealthProbe::Probe() {
-  HttpRequest request;
-  request.url = options_.url;
-  request.timeout = options_.timeout;
-  request.max_body_bytes = 64 * 1024;
+  // The one healthz request and judgement (kubevip/healthz.h): /healthz and /livez answer
+  // the same way.
+  HttpRequest request =
+      kubevip::HealthzRequest(options_.url, options_.timeout, options_.tls, /*insecure=*/false);
   request.connect_to = options_.connect_to;
-  // CA and client certificate, but no bearer token: the health endpoints are open to
-  // anonymous users, and a rejected token (401) would make a healthy server look down.
-  request.tls = options_.tls;
 
   started_ = std::chrono::steady_clock::now();
   CurlLoop::Handlers handlers;
@@ -51,15 +41,13 @@ void HealthProbe::Probe() {
 
 void HealthProbe::OnProbeDone(const HttpResponse& response) {
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
-  bool up = response.ok && response.status == 200 && Trimmed(response.body) == "ok";
+  kubevip::HealthzAnswer answer = kubevip::JudgeHealthz(options_.url, response);
+  const bool up = answer.up;
   if (last_up_ != (up ? 1 : 0)) {
     if (up) {
       LogInfo(options_.what + " ok", {{"url", options_.url}});
     } else {
-      std::string why = !response.ok ? response.error
-                                     : options_.url + ": HTTP " + std::to_string(response.status) +
-                                           ": " + Trimmed(response.body).substr(0, 200);
-      LogWarn(options_.what + " failed", {{"url", options_.url}, {"err", why}});
+      LogWarn(options_.what + " failed", {{"url", options_.url}, {"err", answer.detail}});
     }
     last_up_ = up ? 1 : 0;
   }

@@ -25,6 +25,14 @@ struct Lease {
   std::optional<double> transitions;       // spec.leaseTransitions
 };
 
+// The one expiry rule, for the daemon's kubevip_lease_expired / kubevip_is_leader and the
+// one-shot modes' "fresh" alike: a lease renewed at `renew_time` for `duration_seconds`
+// still holds at renew_time + duration_seconds and has expired strictly after it
+// (docs/metrics.md: "1 if renewTime + duration < now").
+inline bool LeaseExpiredAt(double renew_time, double duration_seconds, double now) {
+  return renew_time + duration_seconds < now;
+}
+
 using LeaseList = ObjectList<Lease>;
 using WatchEvent = ObjectEvent<Lease>;
 

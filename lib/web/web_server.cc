@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/file_stamp.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
 #include "web/basic_auth.h"
@@ -58,29 +59,30 @@ struct ServingConfig {
   std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
 };
 
-// What a file looked like when last read; any difference means "reload".
-struct FileStamp {
-  bool exists = false;
-  dev_t device = 0;
-  ino_t inode = 0;
-  off_t size = 0;
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
+constexpr std::string_view kCodeLabel[] = {"code"};
+constexpr std::string_view kReasonLabel[] = {"reason"};
+constexpr FamilySpec kFamilies[] = {
+    {"kvip_exporter_web_requests_total", prometheus::MetricType::Counter,
+     "HTTP requests answered, by status code.", kCodeLabel},
+    {"kvip_exporter_web_connections", prometheus::MetricType::Gauge, "Open HTTP connections."},
+    {"kvip_exporter_web_connections_dropped_total", prometheus::MetricType::Counter,
+     "Connections the server closed before answering, by reason.", kReasonLabel},
+    {"kvip_exporter_web_config_last_reload_successful", prometheus::MetricType::Gauge,
+     "1 if the last (re)load of --web.config.file succeeded."},
+    {"kvip_exporter_web_config_last_reload_success_timestamp_seconds",
+     prometheus::MetricType::Gauge, "When --web.config.file was last loaded successfully."},
 };
+constexpr const FamilySpec& kRequests = FamilyIn(kFamilies, "kvip_exporter_web_requests_total");
+constexpr const FamilySpec& kConnections = FamilyIn(kFamilies, "kvip_exporter_web_connections");
+constexpr const FamilySpec& kDropped =
+    FamilyIn(kFamilies, "kvip_exporter_web_connections_dropped_total");
+constexpr const FamilySpec& kReloadOk =
+    FamilyIn(kFamilies, "kvip_exporter_web_config_last_reload_successful");
+constexpr const FamilySpec& kReloadTime =
+    FamilyIn(kFamilies, "kvip_exporter_web_config_last_reload_success_timestamp_seconds");
 
-FileStamp StampFile(const std::string& path) {
-  FileStamp stamp;
-  struct stat info {};
-  if (stat(path.c_str(), &info) != 0) return stamp;
-  stamp.exists = true;
-  stamp.device = info.st_dev;
-  stamp.inode = info.st_ino;
-  stamp.size = info.st_size;
-  stamp.mtime_ns = int64_t{info.st_mtim.tv_sec} * 1000000000 + info.st_mtim.tv_nsec;
-  stamp.ctime_ns = int64_t{info.st_ctim.tv_sec} * 1000000000 + info.st_ctim.tv_nsec;
-  return stamp;
-}
+// What a file looked like when last read (nullopt: missing); any difference means "reload".
+using MaybeStamp = std::optional<FileStamp>;
 
 // Boost 1.74's Beast speaks boost::string_view.
 std::string_view View(beast::string_view text) { return {text.data(), text.size()}; }
@@ -110,30 +112,19 @@ class WebStats {
   void AppendFamilies(std::vector<prometheus::MetricFamily>& out) const {
     static constexpr std::array<std::string_view, kDropCount> kDropNames = {
         "limit_evicted", "limit_refused", "request_timeout", "write_timeout", "tls_handshake"};
-    auto requests =
-        MakeFamily("kvip_exporter_web_requests_total", "HTTP requests answered, by status code.",
-                   prometheus::MetricType::Counter);
+    auto requests = MakeFamily(kRequests);
     for (size_t i = 0; i < kCodes.size(); ++i) {
-      AddSample(requests, static_cast<double>(requests_[i].load()),
-                {{"code", std::to_string(kCodes[i])}});
+      AddSample(requests, kRequests, static_cast<double>(requests_[i].load()),
+                {std::to_string(kCodes[i])});
     }
-    auto drops = MakeFamily("kvip_exporter_web_connections_dropped_total",
-                            "Connections the server closed before answering, by reason.",
-                            prometheus::MetricType::Counter);
-    for (size_t i = 0; i < kDropNames.size(); ++i) {
-      AddSample(drops, static_cast<double>(drops_[i].load()),
-                {{"reason", std::string(kDropNames[i])}});
-    }
+    auto drops = MakeFamily(kDropped);
+    for (size_t i = 0; i < kDropNames.size(); ++i)
+      AddSample(drops, kDropped, static_cast<double>(drops_[i].load()), {kDropNames[i]});
     out.push_back(std::move(requests));
     out.push_back(std::move(drops));
-    out.push_back(GaugeFamily("kvip_exporter_web_connections", "Open HTTP connections.",
-                              static_cast<double>(open_.load())));
-    out.push_back(GaugeFamily("kvip_exporter_web_config_last_reload_successful",
-                              "1 if the last (re)load of --web.config.file succeeded.",
-                              reload_ok_.load() ? 1 : 0));
-    out.push_back(GaugeFamily("kvip_exporter_web_config_last_reload_success_timestamp_seconds",
-                              "When --web.config.file was last loaded successfully.",
-                              reload_success_time_.load()));
+    out.push_back(MakeFamily(kConnections, static_cast<double>(open_.load())));
+    out.push_back(MakeFamily(kReloadOk, reload_ok_.load() ? 1 : 0));
+    out.push_back(MakeFamily(kReloadTime, reload_success_time_.load()));
   }
 
  private:
@@ -212,7 +203,7 @@ class WebServerCore {
   void StartSession(tcp::socket socket, std::shared_ptr<const ServingConfig> config);
   void ScheduleConfigCheck();
   bool ConfigFilesChanged() const;
-  std::vector<FileStamp> StampWatchedFiles() const;
+  std::vector<MaybeStamp> StampWatchedFiles() const;
   Loaded Load();
   bool Reload(std::string_view trigger);
   void Route(Request request, std::shared_ptr<const ServingConfig> config, Reply reply);
@@ -232,7 +223,7 @@ class WebServerCore {
   // I/O thread only (and the constructor before it starts, Stop() after it ends).
   std::shared_ptr<const ServingConfig> config_;
   std::vector<std::string> watched_files_;  // the config file, then the files it names
-  std::vector<FileStamp> loaded_stamps_;    // watched_files_ as they were when last read
+  std::vector<MaybeStamp> loaded_stamps_;   // watched_files_ as they were when last read
   VerifiedCredentials verified_;
   ConnectionTable connections_;
   std::map<uint64_t, Waiting> waiting_;
@@ -664,9 +655,9 @@ void WebServerCore::StartSession(tcp::socket socket, std::shared_ptr<const Servi
   std::make_shared<Session<Stream>>(*this, std::move(socket), std::move(config))->Start();
 }
 
-std::vector<FileStamp> WebServerCore::StampWatchedFiles() const {
-  std::vector<FileStamp> stamps;
-  for (const auto& path : watched_files_) stamps.push_back(StampFile(path));
+std::vector<MaybeStamp> WebServerCore::StampWatchedFiles() const {
+  std::vector<MaybeStamp> stamps;
+  for (const auto& path : watched_files_) stamps.push_back(StampOf(path));
   return stamps;
 }
 
@@ -675,7 +666,7 @@ bool WebServerCore::ConfigFilesChanged() const { return StampWatchedFiles() != l
 WebServerCore::Loaded WebServerCore::Load() {
   const std::string& path = options_.web_config_file;
   // Stamp before reading: a change racing with the read shows up at the next check.
-  FileStamp config_stamp = StampFile(path);
+  MaybeStamp config_stamp = StampOf(path);
   WebConfigResult parsed = LoadWebConfig(path);
   if (parsed.ok() || watched_files_.empty()) {
     watched_files_ = {path};
@@ -915,6 +906,8 @@ bool WebServerCore::Stop(std::chrono::milliseconds grace) {
 }
 
 }  // namespace detail
+
+std::span<const FamilySpec> WebServer::Families() { return detail::kFamilies; }
 
 WebServer::WebServer(const WebOptions& options, std::shared_ptr<prometheus::Collectable> metrics)
     : core_(std::make_unique<detail::WebServerCore>(options, std::move(metrics))) {}

@@ -15,8 +15,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
+
+#include "common/metric_family.h"
 
 namespace kvip {
 namespace detail {
@@ -54,6 +57,9 @@ class WebServer {
   ~WebServer();
   WebServer(const WebServer&) = delete;
   WebServer& operator=(const WebServer&) = delete;
+
+  // The server's own metric families (kvip_exporter_web_*), declared once.
+  static std::span<const FamilySpec> Families();
 
   // Ports actually bound (port 0 resolves to a free port).
   std::vector<int> ListeningPorts() const;

@@ -11,7 +11,7 @@
 
 #include "kube/lease.h"
 #include "manifest/manifest.h"
-#include "manifest/upgrade_plan.h"
+#include "ops/upgrade_plan.h"
 #include "web/web_config.h"
 
 namespace kvip {
@@ -94,11 +94,10 @@ TEST(FuzzRegressions, HeaderValueWithControlCharactersIsRefused) {
 // re-read: RapidJSON's default number parsing is not exact. Found by fuzz_manifest_api_json.
 TEST(FuzzRegressions, UpgradeStateSurvivesAWriteAndAReread) {
   std::string error;
-  auto state = manifest::ParseUpgradeState(
+  auto state = ops::ParseUpgradeState(
       Fixture("manifest_api_json", "state-timestamp-with-133-digits"), "state.json", error);
   ASSERT_TRUE(state) << error;
-  auto reread =
-      manifest::ParseUpgradeState(manifest::SerializeUpgradeState(*state), "state.json", error);
+  auto reread = ops::ParseUpgradeState(ops::SerializeUpgradeState(*state), "state.json", error);
   ASSERT_TRUE(reread) << error;
   EXPECT_EQ(*reread, *state);
 }

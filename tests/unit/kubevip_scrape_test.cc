@@ -544,21 +544,8 @@ INSTANTIATE_TEST_SUITE_P(
                                   "larger than 1000 bytes"}),
     [](const ::testing::TestParamInfo<FailureCase>& param_info) { return param_info.param.name; });
 
-// Every kubevip_* name of the metric contract is one we never re-export over.
-TEST(KubeVipOwnNames, MatchTheMetricContract) {
-  std::string doc = ReadFile(std::string(KVIP_FIXTURES) + "/../../../docs/metrics.md");
-  std::regex row(R"(^\| `(kubevip_[a-z0-9_]+)` \|)");
-  size_t names = 0;
-  std::istringstream lines(doc);
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch match;
-    if (!std::regex_search(line, match, row)) continue;
-    ++names;
-    EXPECT_TRUE(IsOwnMetricName(match[1].str())) << match[1].str() << " is in docs/metrics.md";
-  }
-  EXPECT_GE(names, 25u);
-  EXPECT_FALSE(IsOwnMetricName("kubevip_go_goroutines"));
-}
+// The clash list is checked against the collectors' tables and docs/metrics.md in
+// metric_families_test.cc.
 
 }  // namespace
 }  // namespace kvip

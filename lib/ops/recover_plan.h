@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "manifest/cluster_state.h"
+#include "common/result.h"
+#include "ops/cluster_access.h"
+#include "ops/cluster_state.h"
 
-namespace kvip::manifest {
+namespace kvip::ops {
 
 // One node's kvip-exporter, as read from its /metrics.
 struct ExporterView {
@@ -46,4 +48,18 @@ struct StaleLeaseDecision {
 
 StaleLeaseDecision DecideStaleLease(const StaleLeaseFacts& facts);
 
-}  // namespace kvip::manifest
+// --restore-backup (scenarios A/C): the proof that kube-vip runs the restored manifest. Its
+// mirror pod on the backup's image, running and ready, when the API answers; without the
+// API (scenario C), kube-vip's metrics from a process started after the restore.
+struct RestoreFacts {
+  std::string node;
+  std::string image;        // the backup's
+  std::string metrics_url;  // this node's kube-vip
+  double not_before = 0;    // when the manifest was restored; 0 when it was already in place
+  MetricsProbe metrics;
+  Result<std::vector<KubeVipPod>> pods = Error{};
+};
+// How kube-vip is seen back, or nullopt while it is not.
+std::optional<std::string> KubeVipCameBack(const RestoreFacts& facts);
+
+}  // namespace kvip::ops

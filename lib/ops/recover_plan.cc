@@ -1,8 +1,8 @@
-#include "manifest/recover_plan.h"
+#include "ops/recover_plan.h"
 
 #include <algorithm>
 
-namespace kvip::manifest {
+namespace kvip::ops {
 namespace {
 
 std::string Secs(double seconds) { return std::to_string(static_cast<long long>(seconds)) + " s"; }
@@ -23,7 +23,8 @@ StaleLeaseDecision DecideStaleLease(const StaleLeaseFacts& facts) {
   d.findings.push_back({"lease held by \"" + lease.holder + "\", renewed " + Secs(age) +
                         " ago, duration " + Secs(duration)});
   // An empty holder is a released lease: nobody renews it, whatever its renewTime says.
-  if (!lease.holder.empty() && lease.renew_time > 0 && age < duration) {
+  if (!lease.holder.empty() && lease.renew_time > 0 &&
+      !kube::LeaseExpiredAt(lease.renew_time, duration, facts.now)) {
     d.verdict = "the lease is fresh: " + lease.holder + " renews it; nothing to recover";
     return d;
   }
@@ -77,4 +78,18 @@ StaleLeaseDecision DecideStaleLease(const StaleLeaseFacts& facts) {
   return d;
 }
 
-}  // namespace kvip::manifest
+std::optional<std::string> KubeVipCameBack(const RestoreFacts& f) {
+  std::optional<std::string> how;
+  if (f.metrics.up && f.pods) {
+    for (const auto& pod : *f.pods) {
+      if (pod.node == f.node && pod.image == f.image && pod.running && pod.ready)
+        how = pod.name + " runs " + pod.image + " and is ready; " + f.metrics_url + " answers";
+    }
+  } else if (f.metrics.up && f.metrics.process_start_time + 1 >= f.not_before) {
+    how = f.metrics_url +
+          " answers from a kube-vip started after the restore (API: " + f.pods.error() + ")";
+  }
+  return how;
+}
+
+}  // namespace kvip::ops

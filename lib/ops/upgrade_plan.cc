@@ -1,4 +1,4 @@
-#include "manifest/upgrade_plan.h"
+#include "ops/upgrade_plan.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
@@ -7,7 +7,7 @@
 #include <array>
 #include <utility>
 
-namespace kvip::manifest {
+namespace kvip::ops {
 namespace {
 
 constexpr int kStateVersion = 1;
@@ -216,4 +216,4 @@ std::vector<std::string> RuntimeVersionArgv(RuntimeCli cli, const std::string& e
   return {"ctr", "--address", endpoint, "version"};
 }
 
-}  // namespace kvip::manifest
+}  // namespace kvip::ops

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "manifest/cluster_state.h"
+#include "ops/cluster_state.h"
 
-namespace kvip::manifest {
+namespace kvip::ops {
 
 // Steps of one upgrade, in order; the state file records the last one reached.
 enum class UpgradeStep {
@@ -92,4 +92,4 @@ std::vector<std::string> PullArgv(RuntimeCli cli, const std::string& endpoint,
 // A cheap call that proves the runtime answers.
 std::vector<std::string> RuntimeVersionArgv(RuntimeCli cli, const std::string& endpoint);
 
-}  // namespace kvip::manifest
+}  // namespace kvip::ops

@@ -1,4 +1,4 @@
-#include "manifest/cluster_state.h"
+#include "ops/cluster_state.h"
 
 #include <rapidjson/document.h>
 
@@ -6,7 +6,7 @@
 
 #include "common/json_member.h"
 
-namespace kvip::manifest {
+namespace kvip::ops {
 
 using rapidjson::Value;
 
@@ -95,21 +95,4 @@ std::optional<LeaseInfo> ParseLease(std::string_view lease_json, std::string& er
   return info;
 }
 
-bool IsLockConflictLine(std::string_view line) {
-  return line.find("Failed to update lock optimistically") != std::string_view::npos ||
-         line.find("Failed to update lease optimistically") != std::string_view::npos;
-}
-
-int CountLockConflictLines(std::string_view text) {
-  int count = 0;
-  while (!text.empty()) {
-    size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    if (IsLockConflictLine(line)) ++count;
-    if (end == std::string_view::npos) break;
-    text.remove_prefix(end + 1);
-  }
-  return count;
-}
-
-}  // namespace kvip::manifest
+}  // namespace kvip::ops

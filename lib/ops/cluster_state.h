@@ -10,7 +10,7 @@
 
 #include "kube/lease.h"
 
-namespace kvip::manifest {
+namespace kvip::ops {
 
 // RFC 3339 as the API server writes it: lib/kube's parser, the one the Lease watch uses.
 using kube::ParseRfc3339;
@@ -52,19 +52,14 @@ struct LeaseInfo {
   int transitions = 0;
   std::string resource_version;
 
-  // Held, and renewed within its duration as of `now`.
+  // Held, and not expired as of `now` (kube::LeaseExpiredAt, the daemon's rule).
   bool FreshAt(double now) const {
     return !holder.empty() && renew_time > 0 && duration_seconds > 0 &&
-           now < renew_time + duration_seconds;
+           !kube::LeaseExpiredAt(renew_time, duration_seconds, now);
   }
 };
 
 // A Lease object (GET .../leases/<name>) through kube::ParseLease.
 std::optional<LeaseInfo> ParseLease(std::string_view lease_json, std::string& error);
 
-// kube-vip's lease-renewal conflict lines: v1.0.3 (client-go klog printf) logs
-// "Failed to update lock optimistically", v1.0.4 "Failed to update lease optimistically".
-bool IsLockConflictLine(std::string_view line);
-int CountLockConflictLines(std::string_view text);
-
-}  // namespace kvip::manifest
+}  // namespace kvip::ops

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace kvip {
+namespace kvip::ops {
 
 struct CommandResult {
   bool started = false;    // false: not found or not executable (see output)
@@ -18,4 +18,4 @@ struct CommandResult {
 // Looks argv[0] up in $PATH, runs it with stdin from /dev/null and kills it at `timeout`.
 CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
 
-}  // namespace kvip
+}  // namespace kvip::ops

@@ -1,4 +1,4 @@
-#include "run_command.h"
+#include "ops/run_command.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace kvip {
+namespace kvip::ops {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -72,4 +72,4 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::mill
   return result;
 }
 
-}  // namespace kvip
+}  // namespace kvip::ops

@@ -1,0 +1,193 @@
+// The metric contract, declared once: each collector's family table (FamilySpec) against
+// docs/metrics.md and the README's copy, in both directions (name, type, labels), the
+// kube-vip clash list against the tables, and a golden /metrics page built from fixtures.
+
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "collectors/apiserver_livez.h"
+#include "collectors/collector_set.h"
+#include "collectors/kubevip_log.h"
+#include "collectors/kubevip_pod.h"
+#include "collectors/kubevip_scrape.h"
+#include "collectors/lease_watch.h"
+#include "collectors/manifest.h"
+#include "collectors/vip_arp_probe.h"
+#include "collectors/vip_healthz.h"
+#include "collectors/vip_neighbor.h"
+#include "collectors/vip_netlink.h"
+#include "web/web_server.h"
+
+namespace kvip {
+namespace {
+
+const std::string kRepo = std::string(KVIP_FIXTURES) + "/../../..";
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct Row {
+  std::string type;
+  std::set<std::string> labels;
+  bool operator==(const Row&) const = default;
+};
+
+std::string TypeName(prometheus::MetricType type) {
+  switch (type) {
+    case prometheus::MetricType::Counter:
+      return "counter";
+    case prometheus::MetricType::Gauge:
+      return "gauge";
+    default:
+      return "other";
+  }
+}
+
+// Every family of every table: the collectors', the exporter's own, the web server's.
+std::map<std::string, Row> TableRows() {
+  std::map<std::string, Row> rows;
+  for (std::span<const FamilySpec> table :
+       {KubeVipScrapeCollector::Families(), ManifestCollector::Families(),
+        VipNetlinkCollector::Families(), LeaseWatchCollector::Families(),
+        VipHealthzCollector::Families(), KubeVipLogCollector::Families(),
+        VipNeighborCollector::Families(), VipArpProbeCollector::Families(),
+        ApiServerLivezCollector::Families(), KubeVipPodCollector::Families(),
+        CollectorSet::Families(), WebServer::Families()}) {
+    for (const FamilySpec& spec : table) {
+      Row row{TypeName(spec.type), {}};
+      for (std::string_view label : spec.labels) row.labels.emplace(label);
+      EXPECT_TRUE(rows.emplace(std::string(spec.name), row).second)
+          << spec.name << " is declared twice";
+    }
+  }
+  return rows;
+}
+
+// The rows of a metrics table in markdown: | `name` | type | `a`, `b` | meaning |.
+std::map<std::string, Row> DocumentRows(const std::string& text) {
+  std::map<std::string, Row> rows;
+  std::regex row_re(R"(^\| `((?:kubevip|kvip_exporter)_[a-z0-9_]+)` \| ([a-z]+) \|([^|]*)\|)");
+  std::regex label_re("`([a-z_]+)`");
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch match;
+    if (!std::regex_search(line, match, row_re)) continue;
+    Row row{match[2].str(), {}};
+    std::string labels = match[3].str();
+    for (std::sregex_iterator it(labels.begin(), labels.end(), label_re), end; it != end; ++it)
+      row.labels.insert((*it)[1].str());
+    rows.emplace(match[1].str(), row);
+  }
+  return rows;
+}
+
+void ExpectSameContract(const std::map<std::string, Row>& tables,
+                        const std::map<std::string, Row>& document, const std::string& where) {
+  for (const auto& [name, row] : tables) {
+    auto documented = document.find(name);
+    if (documented == document.end()) {
+      ADD_FAILURE() << name << " is in a collector's table but not in " << where;
+      continue;
+    }
+    EXPECT_EQ(documented->second.type, row.type) << name << ": type in " << where;
+    EXPECT_EQ(documented->second.labels, row.labels) << name << ": labels in " << where;
+  }
+  for (const auto& [name, row] : document)
+    EXPECT_TRUE(tables.count(name)) << name << " is in " << where << " but in no collector's table";
+}
+
+TEST(MetricFamilies, TablesMatchDocsMetricsMdBothWays) {
+  auto document = DocumentRows(ReadText(kRepo + "/docs/metrics.md"));
+  EXPECT_GE(document.size(), 35u);
+  ExpectSameContract(TableRows(), document, "docs/metrics.md");
+}
+
+TEST(MetricFamilies, TablesMatchTheReadmeCopyBothWays) {
+  std::string readme = ReadText(kRepo + "/README.md");
+  size_t begin = readme.find("<!-- metrics:begin -->");
+  size_t end = readme.find("<!-- metrics:end -->");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  ExpectSameContract(TableRows(), DocumentRows(readme.substr(begin, end - begin)), "README.md");
+}
+
+TEST(MetricFamilies, TheClashListIsEveryKubevipNameOfTheTables) {
+  size_t own = 0;
+  for (const auto& [name, row] : TableRows()) {
+    if (name.rfind("kubevip_", 0) != 0) continue;
+    ++own;
+    EXPECT_TRUE(IsOwnMetricName(name)) << name;
+  }
+  EXPECT_EQ(own, 26u);
+  // ... and nothing else: upstream names re-export freely.
+  for (const char* upstream : {"kubevip_go_goroutines", "kubevip_process_cpu_seconds_total",
+                               "kvip_exporter_build_info", "kubevip_"})
+    EXPECT_FALSE(IsOwnMetricName(upstream)) << upstream;
+}
+
+// Families a test fixes: the Lease watch's, from a fixed status at a fixed instant.
+class FixedLeaseCollector final : public Collector {
+ public:
+  std::string_view Name() const override { return "lease_watch"; }
+  bool Collect(std::vector<prometheus::MetricFamily>& out) override {
+    kube::LeaseWatchStatus status;
+    status.listed = true;
+    status.watch_up = true;
+    status.reconnects = 2;
+    status.events = {{"ADDED", 1}, {"BOOKMARK", 0}, {"DELETED", 0}, {"ERROR", 0}, {"MODIFIED", 41}};
+    status.last_event_time = 1764590000.5;
+    kube::Lease lease;
+    lease.holder = "k8s-cp1";
+    lease.acquire_time = 1764580000;
+    lease.renew_time = 1764590000;
+    lease.duration_seconds = 5;
+    lease.transitions = 3;
+    status.lease = lease;
+    for (auto& family :
+         LeaseFamilies(status, "kube-system", "plndr-cp-lock", "k8s-cp1", 1764590002.25))
+      out.push_back(std::move(family));
+    return true;
+  }
+};
+
+// The whole page the daemon serves for these inputs (CollectorSet, TextSerializer), with
+// the one value no fixture fixes, each collector's duration, set to 0.
+std::string GoldenPage() {
+  std::vector<CollectorPtr> collectors;
+  collectors.push_back(std::make_unique<ManifestCollector>(
+      std::string(KVIP_FIXTURES) + "/manifest/kube-vip-generated-v1.0.3.yaml"));
+  collectors.push_back(std::make_unique<FixedLeaseCollector>());
+  CollectorSet set(std::move(collectors));
+  set.AddStatic(MakeFamily(CollectorSet::BuildInfo(), 1, {"0.1.0", "golden", "g++"}));
+  set.AddStatic(MakeFamily(CollectorSet::NodeInfo(), 1, {"k8s-cp1"}));
+  std::vector<prometheus::MetricFamily> families = set.Collect();
+  for (auto& family : families)
+    if (family.name == "kvip_exporter_collector_duration_seconds")
+      for (auto& metric : family.metric) metric.gauge.value = 0;
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+TEST(MetricFamilies, GoldenMetricsPage) {
+  const std::string golden_path = std::string(KVIP_FIXTURES) + "/golden/metrics.txt";
+  const std::string page = GoldenPage();
+  if (std::getenv("KVIP_UPDATE_GOLDEN")) {
+    std::ofstream(golden_path) << page;
+    GTEST_SKIP() << "wrote " << golden_path;
+  }
+  EXPECT_EQ(page, ReadText(golden_path))
+      << "the /metrics page changed; if that is intended, re-run with KVIP_UPDATE_GOLDEN=1 "
+         "and review the diff of tests/unit/fixtures/golden/metrics.txt";
+}
+
+}  // namespace
+}  // namespace kvip
