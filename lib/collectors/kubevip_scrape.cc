@@ -5,15 +5,7 @@
 #include <cctype>
 #include <cstdio>
 
-#include "collectors/apiserver_livez.h"
-#include "collectors/kubevip_log.h"
-#include "collectors/kubevip_pod.h"
-#include "collectors/lease_watch.h"
-#include "collectors/manifest.h"
-#include "collectors/vip_healthz.h"
-#include "collectors/vip_arp_probe.h"
-#include "collectors/vip_neighbor.h"
-#include "collectors/vip_netlink.h"
+#include "collectors/family_tables.h"
 #include "common/logging.h"
 #include "common/metric_family.h"
 #include "http/http_client.h"
@@ -44,10 +36,7 @@ constexpr const FamilySpec& kRestarts = FamilyIn(kFamilies, "kubevip_process_res
 const std::vector<std::string_view>& OwnMetricNames() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> all;
-    for (std::span<const FamilySpec> table :
-         {KubeVipScrapeCollector::Families(), ManifestCollector::Families(),
-          VipNetlinkCollector::Families(), LeaseWatchCollector::Families(),
-          VipHealthzCollector::Families(), KubeVipLogCollector::Families()}) {
+    for (std::span<const FamilySpec> table : CollectorFamilyTables()) {
       for (const FamilySpec& spec : table)
         if (spec.name.starts_with(kPrefix)) all.push_back(spec.name);
     }

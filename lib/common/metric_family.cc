@@ -14,10 +14,6 @@ prometheus::MetricFamily MakeFamily(std::string name, std::string help,
   return family;
 }
 
-prometheus::MetricFamily MakeFamily(const FamilySpec& spec) {
-  return MakeFamily(spec.name, spec.help, spec.type);
-}
-
 void AddSample(prometheus::MetricFamily& family, double value, const Labels& labels) {
   prometheus::ClientMetric metric;
   for (const auto& [name, label_value] : labels) {
