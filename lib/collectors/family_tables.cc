@@ -15,10 +15,10 @@ namespace kvip {
 
 const std::vector<std::span<const FamilySpec>>& CollectorFamilyTables() {
   static const std::vector<std::span<const FamilySpec>> tables = {
-      KubeVipScrapeCollector::Families(), ManifestCollector::Families(),
-      VipNetlinkCollector::Families(),    VipNeighborCollector::Families(),
-      VipArpProbeCollector::Families(),   LeaseWatchCollector::Families(),
-      KubeVipPodCollector::Families(),    VipHealthzCollector::Families(),
+      KubeVipScrapeCollector::Families(),  ManifestCollector::Families(),
+      VipNetlinkCollector::Families(),     VipNeighborCollector::Families(),
+      VipArpProbeCollector::Families(),    LeaseWatchCollector::Families(),
+      KubeVipPodCollector::Families(),     VipHealthzCollector::Families(),
       ApiServerLivezCollector::Families(), KubeVipLogCollector::Families(),
   };
   return tables;

@@ -86,7 +86,8 @@ bool VipNeighborCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
                              {vip_text_, interface_, snapshot.entry->mac,
                               netlink::NeighborStateName(snapshot.entry->state)}));
   }
-  out.push_back(MakeFamily(kNeighborLastChange, snapshot.last_change_seconds, {vip_text_, interface_}));
+  out.push_back(
+      MakeFamily(kNeighborLastChange, snapshot.last_change_seconds, {vip_text_, interface_}));
   return true;
 }
 

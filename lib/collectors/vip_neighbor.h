@@ -11,8 +11,8 @@
 #include <string>
 
 #include "collectors/collector.h"
-#include "common/metric_family.h"
 #include "collectors/route_subscription.h"
+#include "common/metric_family.h"
 #include "netlink/neighbor_tracker.h"
 
 namespace kvip {
