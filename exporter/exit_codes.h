@@ -1,67 +1,48 @@
 #pragma once
-// The exit codes of the one-shot modes, each written once: the enums are what the code
-// returns, the tables what `--help` says about them (ExitCodesHelp), in the same place.
+// The exit codes of the one-shot modes, each written once with its meaning: the code
+// returns them (an ExitCode converts to its int), and `--help` prints the tables below
+// (ExitCodesHelp). Distinct per failure class, so scripts (ansible) can branch on them.
 
 #include <span>
 #include <string>
 
 namespace kvip {
 
-// Distinct per failure class, so scripts (ansible) can branch on them.
-enum UpgradeExit : int {
-  kUpgradeOk = 0,
-  kUpgradeUsage = 2,
-  kUpgradeBadInput = 3,
-  kUpgradeClusterUnhealthy = 4,
-  kUpgradeLeaderFirst = 5,
-  kUpgradeBackupFailed = 6,
-  kUpgradeRuntimeFailed = 7,
-  kUpgradeRewriteFailed = 8,
-  kUpgradeRolledBack = 9,
-  kUpgradeRollbackFailed = 10,
-  kUpgradeStateConflict = 11,
-  kUpgradeGroupVarsFailed = 12,
-};
-
-enum RecoverExit : int {
-  kRecoverOk = 0,
-  kRecoverNotConfirmed = 1,
-  kRecoverUsage = 2,
-  kRecoverBadBackup = 3,
-  kRecoverCannotCheck = 4,
-  kRecoverRefused = 5,
-  kRecoverWriteFailed = 6,
-};
-
 struct ExitCode {
   int code;
   const char* meaning;
+  constexpr operator int() const { return code; }  // NOLINT: returned as the exit code
 };
 
+inline constexpr ExitCode kUpgradeOk{
+    0, "upgraded, already at the target, planned (--dry-run) or rolled back on request"};
+inline constexpr ExitCode kUpgradeUsage{2, "usage"};
+inline constexpr ExitCode kUpgradeBadInput{3, "manifest or group vars invalid"};
+inline constexpr ExitCode kUpgradeClusterUnhealthy{
+    4, "cluster unhealthy (API, VIP, lease, no failover target)"};
+inline constexpr ExitCode kUpgradeLeaderFirst{5, "leader-last guard"};
+inline constexpr ExitCode kUpgradeBackupFailed{6, "backup or state file not writable"};
+inline constexpr ExitCode kUpgradeRuntimeFailed{7, "runtime unreachable or pull failed"};
+inline constexpr ExitCode kUpgradeRewriteFailed{8, "rewrite failed"};
+inline constexpr ExitCode kUpgradeRolledBack{9, "new version failed, rolled back and healthy"};
+inline constexpr ExitCode kUpgradeRollbackFailed{10, "rollback not confirmed (act now)"};
+inline constexpr ExitCode kUpgradeStateConflict{11, "state file disagrees with the manifest"};
+inline constexpr ExitCode kUpgradeGroupVarsFailed{12, "upgraded but group vars not updated"};
 inline constexpr ExitCode kUpgradeExitCodes[] = {
-    {kUpgradeOk, "upgraded, already at the target, planned (--dry-run) or rolled back on request"},
-    {kUpgradeUsage, "usage"},
-    {kUpgradeBadInput, "manifest or group vars invalid"},
-    {kUpgradeClusterUnhealthy, "cluster unhealthy (API, VIP, lease, no failover target)"},
-    {kUpgradeLeaderFirst, "leader-last guard"},
-    {kUpgradeBackupFailed, "backup or state file not writable"},
-    {kUpgradeRuntimeFailed, "runtime unreachable or pull failed"},
-    {kUpgradeRewriteFailed, "rewrite failed"},
-    {kUpgradeRolledBack, "new version failed, rolled back and healthy"},
-    {kUpgradeRollbackFailed, "rollback not confirmed (act now)"},
-    {kUpgradeStateConflict, "state file disagrees with the manifest"},
-    {kUpgradeGroupVarsFailed, "upgraded but group vars not updated"},
-};
+    kUpgradeOk,          kUpgradeUsage,          kUpgradeBadInput,      kUpgradeClusterUnhealthy,
+    kUpgradeLeaderFirst, kUpgradeBackupFailed,   kUpgradeRuntimeFailed, kUpgradeRewriteFailed,
+    kUpgradeRolledBack,  kUpgradeRollbackFailed, kUpgradeStateConflict, kUpgradeGroupVarsFailed};
 
+inline constexpr ExitCode kRecoverOk{0, "recovered or nothing to do"};
+inline constexpr ExitCode kRecoverNotConfirmed{1, "acted but recovery not seen"};
+inline constexpr ExitCode kRecoverUsage{2, "usage"};
+inline constexpr ExitCode kRecoverBadBackup{3, "no usable backup"};
+inline constexpr ExitCode kRecoverCannotCheck{4, "API not reachable"};
+inline constexpr ExitCode kRecoverRefused{5, "refused by the guard"};
+inline constexpr ExitCode kRecoverWriteFailed{6, "write or delete failed"};
 inline constexpr ExitCode kRecoverExitCodes[] = {
-    {kRecoverOk, "recovered or nothing to do"},
-    {kRecoverNotConfirmed, "acted but recovery not seen"},
-    {kRecoverUsage, "usage"},
-    {kRecoverBadBackup, "no usable backup"},
-    {kRecoverCannotCheck, "API not reachable"},
-    {kRecoverRefused, "refused by the guard"},
-    {kRecoverWriteFailed, "write or delete failed"},
-};
+    kRecoverOk,          kRecoverNotConfirmed, kRecoverUsage,      kRecoverBadBackup,
+    kRecoverCannotCheck, kRecoverRefused,      kRecoverWriteFailed};
 
 // "Exit codes: 0 ...; 2 ...; ..." for a subcommand's --help footer.
 inline std::string ExitCodesHelp(std::span<const ExitCode> codes) {

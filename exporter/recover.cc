@@ -314,10 +314,7 @@ int RestoreBackup(const RecoverOptions& options, OutputFormat format) {
 
 int Recover(const RecoverOptions& options) {
   OutputFormat format;
-  if (!ParseOutputFormat(options.output, format)) {
-    std::cerr << "--output: unknown format \"" << options.output << "\" (table, json)\n";
-    return kRecoverUsage;
-  }
+  if (!ParseOutputFlag(options.output, format)) return kRecoverUsage;
   return options.restore_backup ? RestoreBackup(options, format)
                                 : RecoverStaleLease(options, format);
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iomanip>
+#include <iostream>
 #include <ostream>
 
 namespace kvip {
@@ -82,13 +83,13 @@ void RenderTable(std::ostream& out, const Report& report) {
 
 }  // namespace
 
-bool ParseOutputFormat(std::string_view text, OutputFormat& format) {
-  if (text == "table" || text == "text")
-    format = OutputFormat::kTable;
-  else if (text == "json")
-    format = OutputFormat::kJson;
-  else
+bool ParseOutputFlag(std::string_view text, OutputFormat& format) {
+  bool json = text == "json";
+  if (!json && text != "table" && text != "text") {
+    std::cerr << "--output: unknown format \"" << text << "\" (table, json)\n";
     return false;
+  }
+  format = json ? OutputFormat::kJson : OutputFormat::kTable;
   return true;
 }
 

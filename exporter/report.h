@@ -16,7 +16,8 @@ namespace kvip {
 using ops::Check;
 
 enum class OutputFormat { kTable, kJson };
-bool ParseOutputFormat(std::string_view text, OutputFormat& format);
+// --output: table (or text) or json; anything else is reported on stderr and returns false.
+bool ParseOutputFlag(std::string_view text, OutputFormat& format);
 
 struct Report {
   struct Field {

@@ -183,10 +183,7 @@ int Upgrader::Finish(const std::string& result, int exit_code, const std::string
 }
 
 int Upgrader::Run() {
-  if (!ParseOutputFormat(options_.output, format_)) {
-    std::cerr << "--output: unknown format \"" << options_.output << "\" (table, json)\n";
-    return kUpgradeUsage;
-  }
+  if (!ParseOutputFlag(options_.output, format_)) return kUpgradeUsage;
   if (options_.runtime != "ctr" && options_.runtime != "crictl") {
     std::cerr << "--runtime: unknown runtime CLI \"" << options_.runtime << "\" (ctr, crictl)\n";
     return kUpgradeUsage;

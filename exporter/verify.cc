@@ -42,10 +42,7 @@ Check LeaseCheck(const ops::ClusterAccess& access, const ops::LeaseLookup& lease
 
 int Verify(const VerifyOptions& options) {
   OutputFormat format;
-  if (!ParseOutputFormat(options.output, format)) {
-    std::cerr << "--output: unknown format \"" << options.output << "\" (table, json)\n";
-    return 2;
-  }
+  if (!ParseOutputFlag(options.output, format)) return 2;
   ops::ClusterAccess access = ops::OpenClusterAccess(options.cluster);
   std::vector<Check> checks;
   std::string expect = options.expect_version;

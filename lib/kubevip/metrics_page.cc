@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 
 namespace kvip::kubevip {
 namespace {
@@ -24,25 +25,17 @@ ScrapeFailure ClassifyTransportError(std::string_view error) {
 }  // namespace
 
 std::string_view FailureName(ScrapeFailure failure) {
-  switch (failure) {
-    case ScrapeFailure::kNone:
-      return "none";
-    case ScrapeFailure::kConnect:
-      return "connection failed";
-    case ScrapeFailure::kTimeout:
-      return "timeout";
-    case ScrapeFailure::kTransport:
-      return "transport error";
-    case ScrapeFailure::kHttpStatus:
-      return "bad HTTP status";
-    case ScrapeFailure::kContentType:
-      return "unexpected content type";
-    case ScrapeFailure::kTooLarge:
-      return "body too large";
-    case ScrapeFailure::kParse:
-      return "parse error";
-  }
-  return "unknown";
+  // In the order of the enum.
+  static constexpr std::string_view kNames[] = {"none",
+                                                "connection failed",
+                                                "timeout",
+                                                "transport error",
+                                                "bad HTTP status",
+                                                "unexpected content type",
+                                                "body too large",
+                                                "parse error"};
+  auto index = static_cast<size_t>(failure);
+  return index < std::size(kNames) ? kNames[index] : "unknown";
 }
 
 HttpRequest MetricsRequest(const std::string& url, std::chrono::milliseconds timeout,
