@@ -1,6 +1,6 @@
-"""Checks for dashboards/kube-vip.json: tools/check-dashboard passes on it, catches each kind
-of mistake on a broken copy, the ConfigMap is generated from it, and it has the rows the
-seed and issue 6 ask for.
+"""Checks for dashboards/kube-vip.json (rendered from mixin/): tools/check-dashboard passes on
+it, catches each kind of mistake on a broken copy, the ConfigMap is generated from it, and it
+has the rows the seed and issue 6 ask for.
 
 Run: /usr/bin/python3 -m pytest tests/dashboards
 """

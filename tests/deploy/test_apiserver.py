@@ -57,24 +57,32 @@ spec:
     assert r.returncode != 0 and "unknown field" in r.stderr, r.stderr
 
 
-def test_endpoints_variant_is_accepted_with_a_deprecation_warning(cluster, kubectl_bin, tmp_path):
-    """Why the kube-vip scrape component ships an EndpointSlice, and that its Endpoints
-    variant (for Prometheus' default discovery role) still applies."""
-    overlay = tmp_path / "overlay"
-    overlay.mkdir()
-    root = os.path.relpath(REPO / "deploy" / "kubernetes", overlay)
-    (overlay / "kustomization.yaml").write_text(f"""
+def test_kube_vip_scrape_endpoints_and_endpointslice_option_are_accepted(cluster, kubectl_bin, tmp_path):
+    """The kube-vip scrape component ships v1 Endpoints (what a default prometheus-operator
+    install discovers): accepted with the API server's deprecation warning. Its EndpointSlice
+    option replaces them and applies without it."""
+    variants = {"endpoints": ["kube-vip-scrape"],
+                "endpointslice": ["kube-vip-scrape", "kube-vip-scrape-endpointslice"]}
+    for name, components in variants.items():
+        overlay = tmp_path / name
+        overlay.mkdir()
+        root = os.path.relpath(REPO / "deploy" / "kubernetes", overlay)
+        (overlay / "kustomization.yaml").write_text(f"""
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources: [{root}/base]
-components: [{root}/components/kube-vip-scrape, {root}/components/kube-vip-scrape-endpoints]
+components: [{", ".join(f"{root}/components/{c}" for c in components)}]
 """)
-    r = subprocess.run([str(kubectl_bin), "kustomize", str(overlay)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    kinds = [d["kind"] for d in docs_of(r.stdout)]
-    assert "Endpoints" in kinds and "EndpointSlice" not in kinds, kinds
-    result = dry_run(cluster, cluster.write("endpoints-variant.yaml", r.stdout, mode=0o644))
-    assert "v1 Endpoints is deprecated" in result.stderr, result.stderr
+        r = subprocess.run([str(kubectl_bin), "kustomize", str(overlay)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        kinds = [d["kind"] for d in docs_of(r.stdout)]
+        result = dry_run(cluster, cluster.write(f"kube-vip-scrape-{name}.yaml", r.stdout, mode=0o644))
+        if name == "endpoints":
+            assert "Endpoints" in kinds and "EndpointSlice" not in kinds, kinds
+            assert "v1 Endpoints is deprecated" in result.stderr, result.stderr
+        else:
+            assert "EndpointSlice" in kinds and "Endpoints" not in kinds, kinds
+            assert "deprecated" not in result.stderr, result.stderr
 
 
 def test_static_pod_is_accepted_by_the_api_server(cluster):

@@ -1,13 +1,15 @@
 """deploy/kubernetes and deploy/static-pod, offline: lint, render, and the properties the
 manifests promise (least privilege, scrape labels, flags the exporter really has).
 The same objects go through a real API server in test_apiserver.py."""
+import os
 import re
 import subprocess
 
 import pytest
 import yaml
 
-from deploy_helpers import DEPLOY, LEASE, OVERLAYS, RENDER_TARGETS, REPO, STATIC_POD, find, one
+from deploy_helpers import (DEPLOY, KUSTOMIZE_ROOT, LEASE, OVERLAYS, RENDER_TARGETS, REPO, STATIC_POD, docs_of,
+                            find, one)
 from deploy_helpers import kubectl_bin, rendered  # noqa: F401  (fixtures)
 
 YAMLLINT_CONFIG = REPO / "tests" / "deploy" / "yamllint.yml"
@@ -172,21 +174,58 @@ def test_servicemonitor_scrapes_the_headless_service_as_the_rules_expect(rendere
     assert dashboard["metadata"]["labels"].get("grafana_dashboard") == "1"
 
 
-def test_kube_vip_scrape_component_lists_the_seed_nodes(rendered):
-    docs = rendered["overlays/prometheus-operator-kube-vip-scrape"]
+SEED_NODES = ["10.10.30.11", "10.10.30.12", "10.10.30.13"]
+
+
+def assert_scrapes_kube_vip(docs):
+    """The Service without selector and the ServiceMonitor, whichever endpoints object."""
     svc = one(docs, "Service", "kube-vip")
     assert "selector" not in svc["spec"] and svc["spec"]["clusterIP"] == "None"
+    sm = one(docs, "ServiceMonitor", "kube-vip")
+    assert sm["metadata"]["labels"]["release"] == "prometheus"
+    assert sm["spec"]["endpoints"][0]["interval"] == "30s"
+    # node from either discovery role's meta label.
+    node = next(r for r in sm["spec"]["endpoints"][0]["relabelings"] if r["targetLabel"] == "node")
+    assert node["sourceLabels"] == ["__meta_kubernetes_endpoint_node_name",
+                                    "__meta_kubernetes_endpointslice_endpoint_node_name"]
+    assert node["separator"] == "" and node["regex"] == "(.+)"
+    return svc
+
+
+def test_kube_vip_scrape_component_ships_endpoints_by_default(rendered):
+    """A default prometheus-operator install discovers v1 Endpoints (serviceDiscoveryRole
+    Endpoints), so that is what the component ships."""
+    docs = rendered["overlays/prometheus-operator-kube-vip-scrape"]
+    svc = assert_scrapes_kube_vip(docs)
+    eps = one(docs, "Endpoints", svc["metadata"]["name"])
+    assert eps["metadata"]["namespace"] == svc["metadata"]["namespace"]
+    [subset] = eps["subsets"]
+    assert [a["ip"] for a in subset["addresses"]] == SEED_NODES
+    assert [a["nodeName"] for a in subset["addresses"]] == ["k8s-cp1", "k8s-cp2", "k8s-cp3"]
+    assert subset["ports"] == [{"name": "metrics", "port": 2112, "protocol": "TCP"}]
+    assert not find(docs, "EndpointSlice")
+
+
+def test_kube_vip_scrape_endpointslice_option(kubectl_bin, tmp_path):
+    """components/kube-vip-scrape-endpointslice after it: a hand-written EndpointSlice instead."""
+    root = os.path.relpath(KUSTOMIZE_ROOT, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(f"""
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [{root}/base]
+components: [{root}/components/kube-vip-scrape, {root}/components/kube-vip-scrape-endpointslice]
+""")
+    r = subprocess.run([str(kubectl_bin), "kustomize", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    docs = docs_of(r.stdout)
+    svc = assert_scrapes_kube_vip(docs)
     eps = one(docs, "EndpointSlice")
     assert eps["metadata"]["labels"]["kubernetes.io/service-name"] == svc["metadata"]["name"]
     assert eps["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] != \
         "endpointslice-controller.k8s.io"
-    assert [a for e in eps["endpoints"] for a in e["addresses"]] == \
-        ["10.10.30.11", "10.10.30.12", "10.10.30.13"]
+    assert [a for e in eps["endpoints"] for a in e["addresses"]] == SEED_NODES
     assert eps["ports"] == [{"name": "metrics", "port": 2112, "protocol": "TCP"}]
     assert not find(docs, "Endpoints")
-    sm = one(docs, "ServiceMonitor", "kube-vip")
-    assert sm["metadata"]["labels"]["release"] == "prometheus"
-    assert sm["spec"]["endpoints"][0]["interval"] == "30s"
 
 
 def test_static_pod_is_least_privilege_and_uses_no_api_objects(exporter_bin):

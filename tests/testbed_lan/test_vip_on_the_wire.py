@@ -4,7 +4,7 @@ frozen, meets a foreign host claiming the VIP, and a follower's entry is pinned.
 
 Every probe and every packet stays inside the testbed's namespaces (the bridge lives in
 the instance's LAN namespace; the foreign host is one more namespace on that bridge).
-Conditions are the alert expressions of rules/src/kube-vip.yml group kube-vip.wire,
+Conditions are the alert expressions of mixin/alerts/wire.libsonnet (group kube-vip.wire),
 evaluated here over the three exporters' current samples.
 """
 import re
