@@ -10,11 +10,14 @@ processes serve side by side in it, all idle in the same window:
   kvip-exporter --no-vip.neighbor the collectors before issue 17
   node_exporter (minimal)        and its kube-vip stand-in on :2112
 Per-scrape cost: the --vip.arp-probe instance scraped N times at a fixed pace (bounded count
-and time), each body's kvip_exporter_collector_duration_seconds{collector} collected.
+and time), each body's kvip_exporter_collector_duration_seconds{collector} collected. Then
+callgrind's instructions per scrape (as the callgrind phase counts them) with both new
+collectors and with neither, in the same bed: their share of a scrape.
 """
 
 import os
 
+import callgrind
 import loopback
 from common import in_netns_python, log, summary
 
@@ -53,4 +56,14 @@ def run(ctx):
                 "wall_ms": summary(raw["wall_ms"]), "arp_samples": raw["arp_samples"],
                 "duration_ms": {c: summary([v * 1000.0 for v in d]) for c, d in raw["durations_s"].items()}}
         results["per_scrape"] = per_scrape
+        port = 9116
+        for label, name, extra in (("kvip_arp_probe", ARP, ["--vip.arp-probe"]),
+                                   ("kvip_no_new", "kvip-exporter --no-vip.neighbor (neither new collector)",
+                                    ["--no-vip.neighbor"])):
+            try:
+                results.setdefault("callgrind", {})[name] = callgrind.measure(
+                    bed, label, loopback.kvip_argv(ctx.exporter, port, ctx.out_dir) + extra, port,
+                    ctx.callgrind_scrapes)
+            except Exception as err:  # noqa: BLE001 - say what failed, keep the other figures
+                results["callgrind"][name] = {"error": str(err)}
     return results
