@@ -124,6 +124,7 @@ def main():
         if "collectors" in phases:
             results["collectors"] = collectors.run(ctx)
             results["collectors"]["measured"] = time.strftime("%Y-%m-%d %H:%M")
+            results["collectors"]["kvip_version"] = results["kvip_version"]
             save_json(path, results)
     finally:
         sampler.stop.set()

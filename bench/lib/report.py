@@ -186,7 +186,7 @@ def collectors_section(co):
         return []
     arp, default, no_neigh = f"{KVIP} --vip.arp-probe", KVIP, f"{KVIP} --no-vip.neighbor"
     out = ["## Cost of each collector (loopback, VIP answered on a bridge)", "",
-           f"Measured {co.get('measured', '?')}. The loopback bed (see *Serving*: "
+           f"Measured {co.get('measured', '?')} with {co.get('kvip_version', '?')}. The loopback bed (see *Serving*: "
            + " ".join(f"`{f}`" for f in co.get("kvip_flags", []))
            + "), whose eno1 also reaches, through a bridge in a namespace of its own, a second namespace "
            "that holds the VIP as well, so the ARP probe's requests get an answer and its receive path "
