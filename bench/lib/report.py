@@ -4,6 +4,8 @@ import os
 
 import matplotlib
 
+from common import REPO
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -187,7 +189,7 @@ def collectors_section(co):
     arp, default, no_neigh = f"{KVIP} --vip.arp-probe", KVIP, f"{KVIP} --no-vip.neighbor"
     out = ["## Cost of each collector (loopback, VIP answered on a bridge)", "",
            f"Measured {co.get('measured', '?')} with {co.get('kvip_version', '?')}. The loopback bed (see *Serving*: "
-           + " ".join(f"`{f}`" for f in co.get("kvip_flags", []))
+           + " ".join(f"`{f.replace(REPO + '/', '')}`" for f in co.get("kvip_flags", []))
            + "), whose eno1 also reaches, through a bridge in a namespace of its own, a second namespace "
            "that holds the VIP as well, so the ARP probe's requests get an answer and its receive path "
            "(BPF filter, frame parsing, responder window) runs. The `--vip.arp-probe` instance runs in "
@@ -218,11 +220,15 @@ def collectors_section(co):
                 table(header, rows), ""]
         walls = ", ".join(f"{'with the probe' if n == arp else 'default'} p50 {ms(ps[n]['wall_ms'].get('p50'), 2)} ms, "
                           f"p99 {ms(ps[n]['wall_ms'].get('p99'), 2)} ms" for n in names)
-        out += [f"Whole scrape as the client saw it: {walls}."]
+        failing = sorted(c for c in collectors if ps[names[0]]["successes"].get(c, 0) == 0)
+        line = f"Whole scrape as the client saw it: {walls}."
+        if failing:
+            line += (" " + ", ".join(f"`{c}`" for c in failing) + " never succeed in this bed (no cluster: "
+                     "no kube-vip pod, no local API server); their time is that of their failure path.")
         if arp_samples:
-            out += [" At the end of the run the probe reported: "
-                    + ", ".join(f"`{k}` {v:g}" for k, v in sorted(arp_samples.items())) + "."]
-        out += [""]
+            line += (" At the end of the run the probe reported: "
+                     + ", ".join(f"`{k}` {v:g}" for k, v in sorted(arp_samples.items())) + ".")
+        out += [line, ""]
     if fp:
         rows = []
         for name, v in fp.items():
@@ -270,7 +276,8 @@ def collectors_section(co):
             with_new, without = ok[0]["ir_per_scrape"], ok[1]["ir_per_scrape"]
             out += [f"`vip_neighbor` and `vip_arp_probe` together: {(with_new - without) / 1e6:+.3f} M "
                     f"instructions per scrape ({100 * (with_new - without) / with_new:.1f} % of a scrape "
-                    "with them), against the 1.35 M per scrape of the *Instructions per scrape* table.", ""]
+                    "with them). Compare within this table: the *Instructions per scrape* table above may "
+                    "come from an earlier revision with fewer collectors (see its date).", ""]
     return out
 
 
