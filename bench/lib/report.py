@@ -145,9 +145,8 @@ def serving_section(lb):
     return out
 
 
-def callgrind_section(cg):
-    if not cg:
-        return []
+def callgrind_rows(cg, digits=2):
+    """[process, instructions per scrape, how] for each callgrind.measure() result in cg."""
     rows = []
     for name, v in cg.items():
         if not isinstance(v, dict) or name == "measured":
@@ -155,9 +154,15 @@ def callgrind_section(cg):
         if "error" in v:
             rows.append([name, "n/a", v["error"][:160]])
         else:
-            rows.append([name, f"{v['ir_per_scrape'] / 1e6:.2f} M",
+            rows.append([name, f"{v['ir_per_scrape'] / 1e6:.{digits}f} M",
                          f"{v['scrapes']} scrapes: {v['ir_busy'] / 1e6:.0f} M; idle run of the same "
                          f"length: {v['ir_idle'] / 1e6:.0f} M"])
+    return rows
+
+def callgrind_section(cg):
+    if not cg:
+        return []
+    rows = callgrind_rows(cg)
     out = ["## Instructions per scrape (valgrind --tool=callgrind)", "",
            "Two runs per process under callgrind: one serving N sequential scrapes after 20 warm-up "
            "scrapes, one idle for as long after the same warm-up; the difference over N is the cost "
@@ -260,14 +265,7 @@ def collectors_section(co):
             out += [line, ""]
     cg = co.get("callgrind", {})
     if cg:
-        rows = []
-        for name, v in cg.items():
-            if "error" in v:
-                rows.append([name, "n/a", v["error"][:160]])
-            else:
-                rows.append([name, f"{v['ir_per_scrape'] / 1e6:.3f} M",
-                             f"{v['scrapes']} scrapes: {v['ir_busy'] / 1e6:.0f} M; idle run of the same length: "
-                             f"{v['ir_idle'] / 1e6:.0f} M"])
+        rows = callgrind_rows(cg, digits=3)
         out += ["### Instructions per scrape with and without the new collectors (callgrind)", "",
                 "As in *Instructions per scrape*, in this bed (the probe gets its answers).", "",
                 table(["exporter", "instructions per scrape", "how"], rows), ""]
