@@ -1,7 +1,8 @@
 """bench/run's driver: runs the phases, keeps raw results, regenerates the report.
 
-Phases: loopback (footprint, serving, RSS growth), callgrind, apiload, detect, failover,
-upgrade (the last four need the testbed), report. `all` runs every one. Results of each
+Phases: loopback (footprint, serving, RSS growth), callgrind, collectors (each collector's
+cost per scrape, the ARP probe's idle CPU), apiload, detect, failover, upgrade (the last four
+need the testbed), report. `all` runs every one. Results of each
 phase are merged into OUT/results.json, so a phase can be re-run alone and the report still
 shows the others (each section says when it was measured).
 """
@@ -17,12 +18,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import callgrind  # noqa: E402
+import collectors  # noqa: E402
 import loopback  # noqa: E402
 import report  # noqa: E402
 import testbed  # noqa: E402
 from common import REPO, load_json, loadavg, log, machine, save_json, summary  # noqa: E402
 
-ALL = ["loopback", "callgrind", "apiload", "detect", "failover", "upgrade", "report"]
+ALL = ["loopback", "callgrind", "collectors", "apiload", "detect", "failover", "upgrade", "report"]
 TESTBED_PHASES = {"apiload", "detect", "failover", "upgrade"}
 
 
@@ -119,6 +121,11 @@ def main():
             record(testbed.run(ctx, tb_phases, loopback_hook=loopback_phases, on_change=record))
         if not ran_loopback:
             loopback_phases({})
+        if "collectors" in phases:
+            results["collectors"] = collectors.run(ctx)
+            results["collectors"]["measured"] = time.strftime("%Y-%m-%d %H:%M")
+            results["collectors"]["kvip_version"] = results["kvip_version"]
+            save_json(path, results)
     finally:
         sampler.stop.set()
         run_info["loadavg_during"] = summary(sampler.values) if sampler.values else {"n": 0}

@@ -23,6 +23,7 @@ NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 MANIFEST = os.path.join(REPO, "tests/unit/fixtures/manifest/kube-vip-generated-v1.0.3.yaml")
 
 KVIP_PORT, NE_MIN_PORT, STANDIN_PORT = 9112, 9100, 2112
+VIP = "10.10.30.10"  # the manifest's address
 
 TARGETS = {
     "kvip-exporter": KVIP_PORT,
@@ -57,11 +58,18 @@ def kvip_argv(exporter, port, log_dir):
 class LoopbackBed:
     """The private netns and the three processes; a context manager that cleans up."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx, exporters=None, arp_peer=False):
+        """exporters: name -> (port, extra flags), kvip-exporter instances to start (default one,
+        on :9112, as TARGETS says). arp_peer: eno1 goes to a bridge in a `lan` namespace where
+        a second namespace also holds the VIP, so an ARP probe for it gets an answer."""
         self.ctx = ctx
         self.netns = Netns(f"kvbench-{os.getpid()}")
         self.procs = Processes(os.path.join(ctx.out_dir, "logs"))
         self.pids = {}
+        self.exporters = exporters or {"kvip-exporter": (KVIP_PORT, [])}
+        self.targets = {name: port for name, (port, _) in self.exporters.items()}
+        self.targets.update({n: p for n, p in TARGETS.items() if n != "kvip-exporter"})
+        self.lan = [Netns(f"kvbench-lan-{os.getpid()}"), Netns(f"kvbench-peer-{os.getpid()}")] if arp_peer else []
 
     def __enter__(self):
         self.netns.__enter__()
@@ -69,10 +77,12 @@ class LoopbackBed:
         # eno1 as one end of a veth pair whose other end stays in the namespace too (no dummy
         # driver on every kernel); IPv6 off, so bringing it up sends nothing at all.
         ns.run(["ip", "link", "add", "eno1", "type", "veth", "peer", "name", "eno1-peer"])
-        for dev in ("eno1", "eno1-peer"):
+        if self.lan:
+            self._plug_into_lan()
+        for dev in ("eno1",) if self.lan else ("eno1", "eno1-peer"):
             ns.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{dev}.disable_ipv6=1"])
             ns.run(["ip", "link", "set", dev, "up"])
-        ns.run(["ip", "addr", "add", "10.10.30.10/32", "dev", "eno1"])
+        ns.run(["ip", "addr", "add", f"{VIP}/32", "dev", "eno1"])
         pods = os.path.join(self.ctx.out_dir, "pods")
         os.makedirs(pods, exist_ok=True)
         open(os.path.join(pods, "kube-vip.log"), "a").close()
@@ -83,16 +93,39 @@ class LoopbackBed:
         p = start("ne-min", NE_MIN_ARGV + [f"--web.listen-address=127.0.0.1:{NE_MIN_PORT}"],
                   netns=ns.name)
         self.pids["node_exporter (minimal)"] = p.pid
-        p = start("kvip", kvip_argv(self.ctx.exporter, KVIP_PORT, self.ctx.out_dir), netns=ns.name)
-        self.pids["kvip-exporter"] = p.pid
-        for name, port in TARGETS.items():
+        for name, (port, extra) in self.exporters.items():
+            p = start(f"kvip-{port}", kvip_argv(self.ctx.exporter, port, self.ctx.out_dir) + extra,
+                      netns=ns.name)
+            self.pids[name] = p.pid
+        for name, port in self.targets.items():
             wait_for(f"{name} on :{port}",
                      lambda port=port: http_ok_in_netns(ns.name, f"http://127.0.0.1:{port}/metrics"), 30)
         return self
 
+    def _plug_into_lan(self):
+        """eno1-peer becomes a port of bridge br0 in the lan namespace; the peer namespace's
+        eno1 is another port and holds the VIP too (the kernel answers ARP for it), like a
+        second node claiming the VIP on the testbed's bridge. Addresses live only in these
+        namespaces; IPv6 is off everywhere, so nothing but the probe's ARP crosses the bridge."""
+        lan, peer = self.lan
+        for n in self.lan:
+            n.__enter__()
+        self.netns.run(["ip", "link", "set", "eno1-peer", "netns", lan.name])
+        peer.run(["ip", "link", "add", "eno1", "type", "veth", "peer", "name", "p-peer", "netns", lan.name])
+        lan.run(["ip", "link", "add", "br0", "type", "bridge"])
+        for n, dev in ((lan, "br0"), (lan, "eno1-peer"), (lan, "p-peer"), (peer, "eno1")):
+            n.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{dev}.disable_ipv6=1"])
+        for dev in ("eno1-peer", "p-peer"):
+            lan.run(["ip", "link", "set", dev, "master", "br0"])
+        for n, dev in ((lan, "br0"), (lan, "eno1-peer"), (lan, "p-peer"), (peer, "eno1")):
+            n.run(["ip", "link", "set", dev, "up"])
+        peer.run(["ip", "addr", "add", f"{VIP}/32", "dev", "eno1"])
+
     def __exit__(self, *exc):
         self.procs.stop_all()
         self.netns.__exit__(*exc)
+        for n in self.lan:
+            n.__exit__(*exc)
 
     def fixed_rate(self, port, rate, seconds, out_file, connections=CONNECTIONS, grace=10,
                    accept_encoding=None):
@@ -152,6 +185,7 @@ def sample_footprint(pids_by_name, seconds):
         cpu = cpu1 - cpu0[n] if cpu1 is not None and cpu0[n] is not None else None
         fine1 = _sum(proc_cpu_seconds_fine, pids)
         fine = fine1 - fine0[n] if fine1 is not None and fine0[n] is not None else None
+        sched = fine
         if cpu is not None and fine is not None:
             cpu = max(cpu, fine)
         v = sorted(rss[n])
@@ -161,7 +195,10 @@ def sample_footprint(pids_by_name, seconds):
         out[n] = {"rss_kb_median": v[len(v) // 2], "rss_kb_max": v[-1],
                   "rss_anon_kb_median": a[len(a) // 2],
                   "cpu_seconds": cpu, "cpu_percent": 100.0 * cpu / elapsed if cpu is not None else None,
-                  "threads": _sum(proc_threads, pids), "window_s": elapsed}
+                  "threads": _sum(proc_threads, pids), "window_s": elapsed,
+                  # live threads' run time alone (ns): no 10 ms ticks, for differences between
+                  # processes whose threads all live through the window
+                  "cpu_seconds_sched": sched}
     return out, loads
 
 

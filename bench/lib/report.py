@@ -4,6 +4,8 @@ import os
 
 import matplotlib
 
+from common import REPO
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -143,9 +145,8 @@ def serving_section(lb):
     return out
 
 
-def callgrind_section(cg):
-    if not cg:
-        return []
+def callgrind_rows(cg, digits=2):
+    """[process, instructions per scrape, how] for each callgrind.measure() result in cg."""
     rows = []
     for name, v in cg.items():
         if not isinstance(v, dict) or name == "measured":
@@ -153,9 +154,15 @@ def callgrind_section(cg):
         if "error" in v:
             rows.append([name, "n/a", v["error"][:160]])
         else:
-            rows.append([name, f"{v['ir_per_scrape'] / 1e6:.2f} M",
+            rows.append([name, f"{v['ir_per_scrape'] / 1e6:.{digits}f} M",
                          f"{v['scrapes']} scrapes: {v['ir_busy'] / 1e6:.0f} M; idle run of the same "
                          f"length: {v['ir_idle'] / 1e6:.0f} M"])
+    return rows
+
+def callgrind_section(cg):
+    if not cg:
+        return []
+    rows = callgrind_rows(cg)
     out = ["## Instructions per scrape (valgrind --tool=callgrind)", "",
            "Two runs per process under callgrind: one serving N sequential scrapes after 20 warm-up "
            "scrapes, one idle for as long after the same warm-up; the difference over N is the cost "
@@ -175,6 +182,100 @@ def callgrind_section(cg):
                 "including start-up; top 12):", "",
                 table(["% of run", "function"], [[f"{e['percent']:.1f}", f"`{e['function'][:110]}`"]
                                                   for e in kv["top_exclusive"][:12]]), ""]
+    return out
+
+
+def collectors_section(co):
+    """Each collector's cost per scrape, and the idle CPU of the opt-in ARP probe (issue 17)."""
+    ps = co.get("per_scrape", {})
+    fp = co.get("footprint", {})
+    if not ps and not fp:
+        return []
+    arp, default, no_neigh = f"{KVIP} --vip.arp-probe", KVIP, f"{KVIP} --no-vip.neighbor"
+    out = ["## Cost of each collector (loopback, VIP answered on a bridge)", "",
+           f"Measured {co.get('measured', '?')} with {co.get('kvip_version', '?')}. The loopback bed (see *Serving*: "
+           + " ".join(f"`{f.replace(REPO + '/', '')}`" for f in co.get("kvip_flags", []))
+           + "), whose eno1 also reaches, through a bridge in a namespace of its own, a second namespace "
+           "that holds the VIP as well, so the ARP probe's requests get an answer and its receive path "
+           "(BPF filter, frame parsing, responder window) runs. The `--vip.arp-probe` instance runs in "
+           "root's namespace, so it has CAP_NET_RAW; probe interval the default 2 s.", ""]
+    if ps:
+        names = [n for n in (arp, default) if n in ps]
+        collectors = sorted({c for n in names for c in ps[n]["duration_ms"]},
+                            key=lambda c: -ps[names[0]]["duration_ms"].get(c, {}).get("p50", 0))
+        rows = []
+        for c in collectors:
+            row = [f"`{c}`"]
+            for n in names:
+                s = ps[n]["duration_ms"].get(c)
+                row += [ms(s["p50"], 3), ms(s["p99"], 3), f"{ps[n]['successes'].get(c, 0)}/{s['n']}"] if s else ["–"] * 3
+            rows.append(row)
+        header = ["collector"]
+        for n in names:
+            short = "with `--vip.arp-probe`" if n == arp else "default collectors"
+            header += [f"{short}: p50 ms", "p99 ms", "succeeded"]
+        first = ps[names[0]]
+        arp_samples = ps.get(arp, {}).get("arp_samples", {})
+        out += [f"Each instance scraped {first['scrapes']} times at 10/s over one keep-alive loopback "
+                "connection; per scrape, `kvip_exporter_collector_duration_seconds{collector}` as the body "
+                "reports it. Collectors run one after another on the response's thread, so a scrape costs "
+                "about their sum. `kubevip_scrape` is a loopback HTTP request to the kube-vip stand-in and "
+                "dominates; the other collectors answer from state their event loop keeps, so their time is "
+                "the cost of building their families.", "",
+                table(header, rows), ""]
+        walls = ", ".join(f"{'with the probe' if n == arp else 'default'} p50 {ms(ps[n]['wall_ms'].get('p50'), 2)} ms, "
+                          f"p99 {ms(ps[n]['wall_ms'].get('p99'), 2)} ms" for n in names)
+        failing = sorted(c for c in collectors if ps[names[0]]["successes"].get(c, 0) == 0)
+        line = f"Whole scrape as the client saw it: {walls}."
+        if failing:
+            line += (" " + ", ".join(f"`{c}`" for c in failing) + " never succeed in this bed (no cluster: "
+                     "no kube-vip pod, no local API server); their time is that of their failure path.")
+        if arp_samples:
+            line += (" At the end of the run the probe reported: "
+                     + ", ".join(f"`{k}` {v:g}" for k, v in sorted(arp_samples.items())) + ".")
+        out += [line, ""]
+    if fp:
+        rows = []
+        for name, v in fp.items():
+            cpu = v.get("cpu_seconds")
+            sched = v.get("cpu_seconds_sched")
+            rows.append([name, f"{cpu * 1000:.1f}" if cpu is not None else "n/a",
+                         f"{sched * 1000:.2f}" if sched is not None else "n/a",
+                         f"{v['cpu_percent']:.4f}" if cpu is not None else "n/a", mb(v["rss_kb_median"]),
+                         mb(v.get("rss_anon_kb_median")), v["threads"]])
+        window = next(iter(fp.values()))["window_s"]
+        out += [f"### Idle CPU, same {window:.0f} s window for every process", "",
+                f"No scrapes during the window (load average median "
+                f"{co.get('footprint_load', {}).get('p50', float('nan')):.1f}); CPU as in *Footprint*.", "",
+                table(["process", "CPU ms over the window", "live threads (schedstat) ms", "CPU %", "RSS median MiB", "private (RssAnon) MiB",
+                       "threads"], rows), ""]
+        # Differences from the threads' schedstat time: utime+stime counts in 10 ms ticks, as
+        # large as the whole difference; no scrape runs, so no response thread exits in between.
+        a, d = fp.get(arp, {}).get("cpu_seconds_sched"), fp.get(default, {}).get("cpu_seconds_sched")
+        n = fp.get(no_neigh, {}).get("cpu_seconds_sched")
+        if a is not None and d is not None:
+            extra = (a - d) / window
+            line = (f"The ARP probe's extra idle CPU: {(a - d) * 1000:+.1f} ms over {window:.0f} s = "
+                    f"{extra * 1000:+.2f} ms/s ({100 * extra:+.4f} % of one CPU), i.e. "
+                    f"{(a - d) * 1000 / (window / 2):+.2f} ms per 2 s probe window (one request sent, its "
+                    "answers received).")
+            if n is not None:
+                line += (f" `vip_neighbor` (event-driven, nothing polls) against `--no-vip.neighbor`: "
+                         f"{(d - n) * 1000:+.1f} ms over the window.")
+            out += [line, ""]
+    cg = co.get("callgrind", {})
+    if cg:
+        rows = callgrind_rows(cg, digits=3)
+        out += ["### Instructions per scrape with and without the new collectors (callgrind)", "",
+                "As in *Instructions per scrape*, in this bed (the probe gets its answers).", "",
+                table(["exporter", "instructions per scrape", "how"], rows), ""]
+        ok = [v for v in cg.values() if "ir_per_scrape" in v]
+        if len(ok) == 2:
+            with_new, without = ok[0]["ir_per_scrape"], ok[1]["ir_per_scrape"]
+            out += [f"`vip_neighbor` and `vip_arp_probe` together: {(with_new - without) / 1e6:+.3f} M "
+                    f"instructions per scrape ({100 * (with_new - without) / with_new:.1f} % of a scrape "
+                    "with them). Compare within this table: the *Instructions per scrape* table above may "
+                    "come from an earlier revision with fewer collectors (see its date).", ""]
     return out
 
 
@@ -483,6 +584,7 @@ def write(r, bench_dir):
     lines += footprint_section(lb, None)
     lines += serving_section(lb)
     lines += callgrind_section(r.get("callgrind", {}))
+    lines += collectors_section(r.get("collectors", {}))
     tb = r.get("testbed", {})
     lines += detection_section(tb)
     lines += api_section(tb)
