@@ -81,10 +81,12 @@ class Monitoring:
         asan = os.environ.get("ASAN_OPTIONS", "")
         exporter_env = {**os.environ, "ASAN_OPTIONS": f"{asan}:quarantine_size_mb=8" if asan else "quarantine_size_mb=8"}
         for node in NODES:
-            # As tools/demo runs it: the node's kubeconfig, manifest and pod logs.
+            # As tools/demo runs it: the node's kubeconfig, manifest and pod logs, and the ARP
+            # probe (root in the node's namespace has CAP_NET_RAW) for the "VIP on the wire" row.
             self.spawn([str(REPO / "tools/testbed"), "exec", node, "--", "sh", "-c",
                         'exec "$0" --web.listen-address=:9112 --kubevip.manifest="$KUBEVIP_MANIFEST"'
-                        ' --kubevip.log-path="$KVIP_POD_LOG_DIR/kube-system_kube-vip-*/kube-vip/*.log"',
+                        ' --kubevip.log-path="$KVIP_POD_LOG_DIR/kube-system_kube-vip-*/kube-vip/*.log"'
+                        ' --vip.arp-probe',
                         str(exporter)], f"exporter-{node}", env=exporter_env)
 
         password = self.dir / "smtp-password"
