@@ -11,6 +11,7 @@
 #include "exit_codes.h"
 #include "options.h"
 #include "recover.h"
+#include "rollout.h"
 #include "serve.h"
 #include "upgrade.h"
 #include "verify.h"
@@ -192,8 +193,11 @@ int main(int argc, char** argv) {
       "Upgrade even though this node holds the lease and others are not upgraded yet.");
   upgrade_cmd->add_flag("--dry-run", upgrade.dry_run,
                         "Run the preflight checks and print the plan; change nothing.");
+  upgrade_cmd->add_flag("--pull-only", upgrade.pull_only,
+                        "Run the preflight checks and pre-pull the new image; change nothing else.");
   upgrade_cmd->add_flag("--rollback", upgrade.rollback,
-                        "Undo the unfinished upgrade recorded in the state file.");
+                        "Undo the upgrade recorded in the state file (unfinished, or finished "
+                        "while the manifest still runs what it installed).");
   upgrade_cmd->add_option("--state-dir", upgrade.state_dir, "Where the upgrade state file lives.")
       ->capture_default_str();
   upgrade_cmd->add_option("--backup-dir", upgrade.backup_dir,
@@ -245,6 +249,58 @@ int main(int argc, char** argv) {
   recover_cmd->add_option("--state-dir", recover.state_dir, "Where the upgrade state file lives.")
       ->capture_default_str();
   AddSecondsOption(*recover_cmd, "--timeout", recover.timeout, "How long to wait for recovery.");
+  kvip::RolloutOptions rollout;
+  CLI::App* rollout_cmd = app.add_subcommand(
+      "rollout",
+      "Upgrade (or roll back) kube-vip on every control-plane node in turn, followers first and "
+      "the leader last, each node's step in a short-lived pod on that node; then verify.");
+  rollout_cmd->footer(kvip::ExitCodesHelp(kvip::kRolloutExitCodes));
+  rollout_cmd->add_option("--to", rollout.to, "Target kube-vip version (image tag), e.g. v1.0.4.");
+  rollout_cmd->add_flag("--rollback", rollout.rollback,
+                        "Return every node to the version it had before its last recorded step.");
+  rollout_cmd->add_flag("--status", rollout.status,
+                        "Show each node's version, state, last step and backup; change nothing.");
+  rollout_cmd->add_flag("--dry-run", rollout.dry_run,
+                        "Print the plan and every node's preflight; change nothing.");
+  rollout_cmd->add_option("--image", rollout.image,
+                          "The kvip-exporter image the step pods run (this version's image).")
+      ->envname("KVIP_EXPORTER_IMAGE")
+      ->capture_default_str();
+  rollout_cmd->add_option("--kubeconfig", rollout.kubeconfig,
+                          "Kubeconfig (default: $KUBECONFIG, else in-cluster).");
+  rollout_cmd->add_option("--namespace", rollout.namespace_,
+                          "Namespace of kube-vip's mirror pods, the step pods and the lock.")
+      ->capture_default_str();
+  rollout_cmd->add_option("--kubevip.manifest", rollout.manifest,
+                          "kube-vip's manifest on every node (host path).")
+      ->capture_default_str();
+  rollout_cmd->add_option("--containerd-address", rollout.containerd_address,
+                          "containerd's socket on every node (host path).")
+      ->capture_default_str();
+  rollout_cmd->add_option("--state-dir", rollout.state_dir,
+                          "The node step's state directory on every node (host path).")
+      ->capture_default_str();
+  rollout_cmd->add_option("--runtime", rollout.runtime, "The node step's pre-pull CLI: ctr or crictl.")
+      ->capture_default_str();
+  rollout_cmd->add_option("--lease.name", rollout.lease_name, "The Lease kube-vip holds.")
+      ->capture_default_str();
+  rollout_cmd->add_option("--lease.namespace", rollout.lease_namespace, "Namespace of that Lease.")
+      ->capture_default_str();
+  rollout_cmd->add_flag("--vip.healthz-insecure", rollout.vip_healthz_insecure,
+                        "The node steps do not verify the API server certificate behind the VIP.");
+  rollout_cmd->add_option("--prometheus-url", rollout.prometheus_url,
+                          "Also verify the Prometheus targets, rules and alerts at this URL.");
+  AddSecondsOption(*rollout_cmd, "--timeout", rollout.step_timeout,
+                   "Each node step's wait (for the new version, for a rollback).");
+  AddSecondsOption(*rollout_cmd, "--settle", rollout.settle,
+                   "How long each node's new version must stay healthy.");
+  AddSecondsOption(*rollout_cmd, "--pod-start-timeout", rollout.pod_start_timeout,
+                   "How long a step pod may take to start.");
+  rollout_cmd->add_option("--output", rollout.output, "Report format: table or json.")
+      ->capture_default_str();
+  rollout_cmd->add_option("--log.level", serve.log_level,
+                          "Only log messages at or above: debug, info, warn, error.")
+      ->capture_default_str();
   app.require_subcommand(0, 1);
 
   try {
@@ -268,11 +324,13 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
   kvip::SetupLogging(level, format);
-  if (upgrade_cmd->parsed() || verify_cmd->parsed() || recover_cmd->parsed()) {
+  if (upgrade_cmd->parsed() || verify_cmd->parsed() || recover_cmd->parsed() ||
+      rollout_cmd->parsed()) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int code = upgrade_cmd->parsed()  ? kvip::Upgrade(upgrade)
-               : verify_cmd->parsed() ? kvip::Verify(verify)
-                                      : kvip::Recover(recover);
+    int code = upgrade_cmd->parsed()   ? kvip::Upgrade(upgrade)
+               : verify_cmd->parsed()  ? kvip::Verify(verify)
+               : rollout_cmd->parsed() ? kvip::Rollout(rollout)
+                                       : kvip::Recover(recover);
     curl_global_cleanup();
     return code;
   }

@@ -56,7 +56,8 @@ ops::PreflightFacts Upgrader::GatherPreflightFacts() {
   f.manifest_image = m.image;
   f.manifest_tag = m.image_ref.tag;
   f.target_image = target_image_;
-  f.allow_leader = options_.allow_leader;
+  // Pulling changes nothing kube-vip runs: the leader may pull first.
+  f.allow_leader = options_.allow_leader || options_.pull_only;
   f.api_available = access_.api != nullptr;
   f.api_error = access_.api_error;
   f.vip_healthz = probe_->VipHealthz();
@@ -188,6 +189,10 @@ int Upgrader::Run() {
     std::cerr << "--runtime: unknown runtime CLI \"" << options_.runtime << "\" (ctr, crictl)\n";
     return kUpgradeUsage;
   }
+  if (options_.pull_only && (options_.rollback || options_.to.empty())) {
+    std::cerr << "upgrade: --pull-only needs --to and excludes --rollback\n";
+    return kUpgradeUsage;
+  }
   if (options_.to.empty() && !options_.rollback) {
     std::cerr << "upgrade: --to is required (e.g. --to v1.0.4), unless --rollback\n";
     return kUpgradeUsage;
@@ -226,15 +231,17 @@ int Upgrader::Run() {
     LogInfo("resuming", {{"decision", decision.reason}});
     steps_.push_back({"resume", decision.action != kRefuse, decision.reason});
   }
-  if (options_.dry_run && decision.action != kStartFresh)
+  if ((options_.dry_run || options_.pull_only) && decision.action != kStartFresh)
     return Finish("planned", decision.action == kRefuse ? kUpgradeStateConflict : kUpgradeOk,
-                  "dry run: " + decision.reason);
+                  (options_.dry_run ? "dry run: " : "pull only: ") + decision.reason);
   switch (decision.action) {
     case kRefuse:
       return Finish("refused", kUpgradeStateConflict, decision.reason);
     case kMarkRolledBack:
       state_.failure = "rollback requested before the manifest changed";
       SaveState(UpgradeStep::kRolledBack);
+      return Finish("rolled-back", kUpgradeOk, decision.reason);
+    case kAlreadyRolledBack:
       return Finish("rolled-back", kUpgradeOk, decision.reason);
     case kRollBack:
       return RollBack(options_.rollback ? "rollback requested" : state_.failure, options_.rollback);
@@ -259,6 +266,10 @@ int Upgrader::Run() {
   printed_plan_ = options_.dry_run;
   if (!ready) return Finish("refused", preflight_exit_, "preflight failed; nothing was changed");
   if (options_.dry_run) return Finish("planned", kUpgradeOk, "dry run: nothing was changed");
+  if (options_.pull_only) {
+    if (!Pull()) return Finish("failed", kUpgradeRuntimeFailed, "the pull failed");
+    return Finish("pulled", kUpgradeOk, target_image_ + " pulled; nothing else was changed");
+  }
 
   if (!Backup())
     return Finish("failed", kUpgradeBackupFailed, "the backup failed; nothing was changed");

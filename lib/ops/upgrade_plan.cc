@@ -145,10 +145,22 @@ ResumeDecision DecideResume(const std::optional<UpgradeState>& state, const std:
                             const std::string& target_image, bool rollback_requested) {
   using enum ResumeAction;
   if (!state || IsTerminal(state->step)) {
-    if (rollback_requested)
-      return {kRefuse, "no unfinished upgrade is recorded in " + state_file +
-                           "; to put a backup back use `kvip-exporter recover --restore-backup`"};
-    return {kStartFresh, ""};
+    if (!rollback_requested) return {kStartFresh, ""};
+    // A finished upgrade can be undone while the manifest still runs what it installed (the
+    // rollout's --rollback); a finished rollback asked again is already done.
+    if (state && state->manifest_path == manifest_path) {
+      const std::string recorded = "the upgrade of " + state->manifest_path + " from " +
+                                   state->from_image + " to " + state->to_image + " recorded in " +
+                                   state_file;
+      if (state->step == UpgradeStep::kDone && current_image == state->to_image)
+        return {kRollBack, recorded + " finished; restoring " + state->backup_path};
+      if (state->step == UpgradeStep::kRolledBack && current_image == state->from_image)
+        return {kAlreadyRolledBack, recorded + " is rolled back already; " + current_image +
+                                        " is in place"};
+    }
+    return {kRefuse, "no upgrade to undo is recorded in " + state_file +
+                         " for the image in place; to put a backup back use `kvip-exporter "
+                         "recover --restore-backup`"};
   }
   const UpgradeState& s = *state;
   const std::string recorded = "an unfinished upgrade of " + s.manifest_path + " from " +

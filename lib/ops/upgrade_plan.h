@@ -53,6 +53,7 @@ enum class ResumeAction {
   kContinueWaiting,   // manifest already has the new image: wait (and roll back on failure)
   kRollBack,          // restore the backup and wait for the old version
   kMarkRolledBack,    // rollback asked before the manifest changed: nothing to restore
+  kAlreadyRolledBack,  // rollback asked again after a finished rollback: nothing to do
   kRefuse,            // the recorded state and the manifest disagree: never guess
 };
 

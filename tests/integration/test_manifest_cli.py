@@ -184,7 +184,7 @@ def test_upgrade_state_that_disagrees_is_refused_with_what_to_do(netns, exporter
     out = mode(netns, exporter_bin, "upgrade", "--rollback", f"--kubevip.manifest={manifest}",
                f"--state-dir={state_dir}")
     assert out.returncode == 11, out
-    assert "no unfinished upgrade is recorded" in out.stdout and "recover --restore-backup" in out.stdout
+    assert "no upgrade to undo is recorded" in out.stdout and "recover --restore-backup" in out.stdout
     state_dir.mkdir()
     state = {"version": 1, "manifest": str(manifest), "node": "k8s-cp1",
              "from_image": "ghcr.io/kube-vip/kube-vip:v1.0.3", "to_image": "ghcr.io/kube-vip/kube-vip:v1.0.4",

@@ -622,6 +622,19 @@ TEST_F(ResumeTest, RollbackFinishesOrRestores) {
   EXPECT_EQ(Decide(At(UpgradeStep::kPulled), old_, "", true), kMarkRolledBack);
 }
 
+// The rollout's --rollback: a finished upgrade is undone from its backup while the manifest
+// still runs what it installed; asked again, it is done; anything else is refused.
+TEST_F(ResumeTest, RollbackUndoesAFinishedUpgradeOnce) {
+  using enum ResumeAction;
+  EXPECT_EQ(Decide(At(UpgradeStep::kDone), new_, "", true), kRollBack);
+  EXPECT_EQ(Decide(At(UpgradeStep::kRolledBack), old_, "", true), kAlreadyRolledBack);
+  EXPECT_EQ(Decide(At(UpgradeStep::kDone), old_, "", true), kRefuse) << "changed by hand since";
+  EXPECT_EQ(Decide(At(UpgradeStep::kRolledBack), new_, "", true), kRefuse);
+  auto other = At(UpgradeStep::kDone);
+  other.manifest_path = "/srv/other/kube-vip.yaml";
+  EXPECT_EQ(DecideResume(other, "/state.json", manifest_, new_, "", true).action, kRefuse);
+}
+
 TEST_F(ResumeTest, NeverGuesses) {
   using enum ResumeAction;
   EXPECT_EQ(Decide(At(UpgradeStep::kWaiting), "ghcr.io/kube-vip/kube-vip:v0.9.0", new_), kRefuse);

@@ -86,8 +86,12 @@ push_images() {
   fi
 }
 
-# certs.d shared by every containerd of the instance (and the exec `ctr` wrapper).
+# certs.d shared by every containerd of the instance (and the exec `ctr` wrapper); the
+# registry's own address too, which serves plain HTTP (the exporter's image).
 write_registry_hosts() {
+  mkdir -p "$STATE/certs.d/$REGISTRY"
+  printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' \
+    "$REGISTRY" "$REGISTRY" >"$STATE/certs.d/$REGISTRY/hosts.toml"
   local host
   for host in ghcr.io registry.k8s.io; do
     mkdir -p "$STATE/certs.d/$host"
@@ -98,4 +102,65 @@ server = "https://$host"
   capabilities = ["pull", "resolve"]
 EOF
   done
+}
+
+# --- the exporter's own image, for `kvip-exporter rollout`'s node-step pods -------------
+# Assembled like kube-vip's (no daemon, no Dockerfile build): the binary, the libraries
+# `ldd` lists, and the runtime CLIs the node step calls (Debian's ctr, the peers' crictl).
+# deploy/Dockerfile stays the real image; this one only has to run on this machine.
+EXPORTER_REPO=kvip-exporter
+
+# exporter_layout BINARY: prints "LAYOUT TAG", cached by the binary's content.
+exporter_layout() {
+  local bin=$1 sum tag dir root lib f
+  sum=$(sha256sum "$bin" | cut -c1-12)
+  tag=dev-$sum
+  dir=$IMAGE_CACHE/kvip-exporter-$sum
+  if [[ ! -f $dir/.done ]]; then
+    rm -rf "$dir" && mkdir -p "$IMAGE_CACHE"
+    root=$dir.rootfs && rm -rf "$root" && mkdir -p "$root/usr/bin" "$root/tmp"
+    chmod 1777 "$root/tmp"
+    install -m 0755 "$bin" "$root/usr/bin/kvip-exporter"
+    # Debug info is most of a test build's size (~170 MB): a smaller layer pushes in seconds.
+    strip --strip-debug "$root/usr/bin/kvip-exporter"
+    install -m 0755 /usr/bin/ctr "$root/usr/bin/ctr"
+    install -m 0755 "$(peer crictl)" "$root/usr/bin/crictl"
+    for f in "$bin" /usr/bin/ctr; do
+      for lib in $(ldd "$f" | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+        mkdir -p "$root${lib%/*}" && cp -L "$lib" "$root$lib"
+      done
+    done
+    local -a env=(--config.env LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu)
+    # A sanitizer build (the test build) cannot run LeakSanitizer inside a container.
+    ldd "$bin" | grep -q libasan && env+=(--config.env ASAN_OPTIONS=detect_leaks=0)
+    umoci init --layout "$dir" >&2
+    umoci new --image "$dir:$tag" >&2
+    umoci insert --image "$dir:$tag" "$root" / >&2
+    umoci config --image "$dir:$tag" --architecture amd64 --os linux "${env[@]}" \
+      --config.entrypoint /usr/bin/kvip-exporter >&2
+    umoci gc --layout "$dir" >&2
+    rm -rf "$root"
+    touch "$dir/.done"
+  fi
+  echo "$dir $tag"
+}
+
+# push_exporter BINARY: the image in the registry; records its name for `env`.
+push_exporter() {
+  local bin=$1 layout tag
+  [[ -x $bin ]] || die "push-exporter: $bin is not an executable"
+  read -r layout tag < <(exporter_layout "$bin")
+  push_image "$layout" "$tag" "$EXPORTER_REPO"
+  echo "$REGISTRY/$EXPORTER_REPO:$tag" >"$STATE/exporter-image"
+  cat "$STATE/exporter-image"
+}
+
+# The exporter binary `up` publishes: $KVIP_EXPORTER_BIN, else the tools/test build.
+default_exporter_binary() {
+  local c
+  for c in "${KVIP_EXPORTER_BIN:-}" "$TOOLS/../build/test/exporter/kvip-exporter" \
+    "$TOOLS/../build/exporter/kvip-exporter"; do
+    [[ -n $c && -x $c ]] && { echo "$c"; return 0; }
+  done
+  return 1
 }
