@@ -4,77 +4,13 @@
 
 #include <algorithm>
 #include <iostream>
-#include <map>
-#include <thread>
 
 #include "common/logging.h"
 #include "common/metric_family.h"
 #include "manifest/image_ref.h"
-#include "report.h"
-#include "rollout_cluster.h"
-#include "rollout_verify.h"
+#include "rollouter.h"
 
 namespace kvip::rollout_detail {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::string Seconds(double s) { return std::to_string(static_cast<int>(s + 0.5)) + "s"; }
-
-}  // namespace
-
-// One node-step pod as it runs: what it streamed so far and how it ended.
-struct StepRun {
-  const ops::RolloutNode* node = nullptr;
-  std::string pod;
-  std::vector<std::string> args;
-  size_t lines_shown = 0;
-  bool done = false;
-  bool ran = false;  // the step's process ran (it has an exit code)
-  int exit_code = -1;
-  std::optional<ops::StepReport> report;
-  std::string error;  // why it could not run, or ended without a report
-  Clock::time_point pending_since = Clock::now();
-};
-
-class Rollouter {
- public:
-  explicit Rollouter(const RolloutOptions& options) : o_(options) {}
-  int Run();
-
- private:
-  int Status();
-  int Finish(const std::string& result, int exit_code, const std::string& message);
-  bool Interrupted();
-  bool TakeLock();
-  void RenewLockIfDue();
-  ops::StepPodSpec SpecFor(const ops::RolloutNode& node, const std::string& pod,
-                           std::vector<std::string> args) const;
-  void RunPods(std::vector<StepRun>& runs, bool adopt);
-  void Poll(StepRun& run);
-  bool Preflight();
-  int StepNodes();
-  std::vector<std::string> NodeStepArgs() const;
-  const ops::RolloutNode* NodeNamed(const std::string& name) const;
-
-  const RolloutOptions& o_;
-  OutputFormat format_ = OutputFormat::kTable;
-  std::unique_ptr<RolloutCluster> cluster_;
-  ops::Discovery discovery_;
-  std::vector<std::string> order_;
-  std::string leader_;
-  std::string me_;
-  bool have_lock_ = false;
-  Clock::time_point lock_renewed_;
-  bool interrupted_ = false;
-  std::string rollout_id_;
-  ops::RolloutRecord record_;
-  VerifyBaseline baseline_;
-  std::vector<std::string> plan_;
-  std::vector<Check> preflight_;
-  std::vector<Check> steps_;
-  std::vector<Check> verify_;
-};
 
 const ops::RolloutNode* Rollouter::NodeNamed(const std::string& name) const {
   for (const ops::RolloutNode& n : discovery_.nodes)
@@ -82,187 +18,15 @@ const ops::RolloutNode* Rollouter::NodeNamed(const std::string& name) const {
   return nullptr;
 }
 
-bool Rollouter::Interrupted() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  timespec zero{};
-  if (sigtimedwait(&set, nullptr, &zero) > 0) {
-    if (!interrupted_)
-      LogWarn("signal received: stopping after the current node's step (the step itself is "
-              "never cut short; a second signal does not change that)",
-              {});
-    interrupted_ = true;
-  }
-  return interrupted_;
-}
-
-bool Rollouter::TakeLock() {
-  const std::string description =
-      (o_.rollback ? std::string("rollback") : "to " + o_.to) + " started " +
-      ops::FormatMicroTime(UnixNow());
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto lock = cluster_->ReadLock();
-    if (!lock) {
-      preflight_.push_back({"lock", false, lock.error()});
-      return false;
-    }
-    const std::optional<ops::LockHolder>& holder = *lock;
-    ops::LockDecision decision =
-        ops::DecideLock(holder, me_, UnixNow(), holder && IsDeadProcessOfThisHost(holder->identity));
-    if (decision.verdict == ops::LockVerdict::kRefuse) {
-      preflight_.push_back({"lock", false, decision.reason});
-      return false;
-    }
-    auto written = cluster_->WriteLock(me_, holder ? holder->resource_version : "", description);
-    if (!written) {
-      preflight_.push_back({"lock", false, written.error()});
-      return false;
-    }
-    if (*written) {
-      have_lock_ = true;
-      lock_renewed_ = Clock::now();
-      preflight_.push_back({"lock", true, std::string(ops::kRolloutLockName) + " taken by " + me_ +
-                                              " (" + decision.reason + ")"});
-      return true;
-    }
-  }
-  preflight_.push_back({"lock", false, "the lock changed under us three times; try again"});
-  return false;
-}
-
-void Rollouter::RenewLockIfDue() {
-  if (!have_lock_ || Clock::now() - lock_renewed_ < std::chrono::seconds(ops::kRolloutLockSeconds / 3))
-    return;
-  auto lock = cluster_->ReadLock();
-  if (lock && *lock && (*lock)->identity == me_ &&
-      cluster_->WriteLock(me_, (*lock)->resource_version, (*lock)->description).ok())
-    lock_renewed_ = Clock::now();
-}
-
-std::vector<std::string> Rollouter::NodeStepArgs() const {
-  std::vector<std::string> args = {"--runtime=" + o_.runtime,
-                                   "--containerd-address=/run/containerd/containerd.sock",
-                                   "--timeout=" + std::to_string(o_.step_timeout.count()) + "s",
-                                   "--settle=" + std::to_string(o_.settle.count()) + "s"};
-  if (o_.vip_healthz_insecure) args.push_back("--vip.healthz-insecure");
-  return args;
-}
-
-ops::StepPodSpec Rollouter::SpecFor(const ops::RolloutNode& node, const std::string& pod,
-                                    std::vector<std::string> args) const {
-  ops::StepPodSpec spec;
-  spec.name = pod;
-  spec.namespace_ = o_.namespace_;
-  spec.node = node.name;
-  spec.image = o_.image;
-  spec.host_root = node.host_root;
-  spec.manifest = o_.manifest;
-  spec.kubeconfig_host_path = node.kubeconfig_host_path;
-  spec.containerd_socket = o_.containerd_address;
-  spec.state_dir = o_.state_dir;
-  spec.args = std::move(args);
-  spec.rollout_id = rollout_id_;
-  spec.deadline_seconds =
-      static_cast<int>(o_.pod_start_timeout.count() + 2 * o_.step_timeout.count() +
-                       o_.settle.count() + 360);
-  return spec;
-}
-
-// Streams new log lines, and records the end: the pod's exit code and the step's report.
-void Rollouter::Poll(StepRun& run) {
-  auto pod = cluster_->GetPod(run.pod);
-  if (!pod) return;  // the API may be changing hands (the VIP); the next poll retries
-  ops::StepPodState state = pod->empty() ? ops::StepPodState{ops::StepPodState::kGone, -1,
-                                                              "the pod was deleted"}
-                                         : ops::JudgeStepPod(*pod);
-  if (state.phase == ops::StepPodState::kRunning || state.phase == ops::StepPodState::kFinished) {
-    if (auto log = cluster_->PodLog(run.pod)) {
-      std::vector<std::string> lines;
-      size_t start = 0;
-      while (start < log->size()) {
-        size_t end = log->find('\n', start);
-        if (end == std::string::npos) break;  // a partial line waits for the next poll
-        lines.push_back(log->substr(start, end - start));
-        start = end + 1;
-      }
-      for (; run.lines_shown < lines.size(); ++run.lines_shown) {
-        const std::string& line = lines[run.lines_shown];
-        if (!line.starts_with("{\"command\":")) std::cerr << "[" << run.node->name << "] " << line << "\n";
-      }
-      if (state.phase == ops::StepPodState::kFinished) run.report = ops::FindStepReport(*log);
-    }
-  }
-  switch (state.phase) {
-    case ops::StepPodState::kFinished:
-      run.done = run.ran = true;
-      run.exit_code = state.exit_code;
-      if (!run.report)
-        run.error = "the step ended (" + state.detail + ", exit " + std::to_string(state.exit_code) +
-                    ") without a report";
-      break;
-    case ops::StepPodState::kCannotStart:
-      if (Clock::now() - run.pending_since > std::chrono::seconds(15)) {
-        run.done = true;
-        run.error = "the step pod cannot start on " + run.node->name + ": " + state.detail +
-                    " (image " + o_.image + ")";
-      }
-      break;
-    case ops::StepPodState::kGone:
-      run.done = true;
-      run.error = state.detail;
-      break;
-    case ops::StepPodState::kPending:
-      if (Clock::now() - run.pending_since > o_.pod_start_timeout) {
-        run.done = true;
-        run.error = "the step pod did not start on " + run.node->name + " within " +
-                    Seconds(static_cast<double>(o_.pod_start_timeout.count())) +
-                    (state.detail.empty() ? "" : ": " + state.detail);
-      }
-      break;
-    case ops::StepPodState::kRunning:
-      run.pending_since = Clock::now();
-      break;
-  }
-}
-
-// Creates the pods (adopting one already there when `adopt`: a step a killed rollout
-// started), polls them until each has ended, and deletes them whatever the outcome.
-void Rollouter::RunPods(std::vector<StepRun>& runs, bool adopt) {
-  for (StepRun& run : runs) {
-    if (!adopt) cluster_->DeletePod(run.pod);
-    auto created = cluster_->CreatePod(ops::StepPodJson(SpecFor(*run.node, run.pod, run.args)));
-    for (int i = 0; created && !*created && !adopt && i < 60; ++i) {  // the old one terminating
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      created = cluster_->CreatePod(ops::StepPodJson(SpecFor(*run.node, run.pod, run.args)));
-    }
-    if (!created) {
-      run.done = true;
-      run.error = created.error();
-    } else if (!*created) {
-      LogInfo("adopting the step pod a previous rollout left running",
-              {{"node", run.node->name}, {"pod", run.pod}});
-    }
-  }
-  while (std::any_of(runs.begin(), runs.end(), [](const StepRun& r) { return !r.done; })) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    Interrupted();
-    RenewLockIfDue();
-    for (StepRun& run : runs)
-      if (!run.done) Poll(run);
-  }
-  for (StepRun& run : runs) cluster_->DeletePod(run.pod);
-}
-
 }  // namespace kvip::rollout_detail
+
 
 namespace kvip::rollout_detail {
 
 // Every node's preflight first, in parallel: the node step's own (`--dry-run`; with
 // `--pull-only` the new image is pulled too), so an unknown tag or a node whose manifest does
 // not parse stops the rollout before any manifest changes.
-bool Rollouter::Preflight() {
+int Rollouter::Preflight() {
   std::vector<StepRun> runs;
   for (const std::string& name : order_) {
     StepRun run;
@@ -279,7 +43,14 @@ bool Rollouter::Preflight() {
     runs.push_back(std::move(run));
   }
   RunPods(runs, /*adopt=*/false);
-  bool ok = true;
+  // The worst node decides: bad input, then an unhealthy cluster, then anything else.
+  int exit_code = kRolloutOk;
+  auto worse = [&exit_code](int code) {
+    static constexpr int kRank[] = {kRolloutBadInput, kRolloutClusterUnhealthy, kRolloutCannotRun,
+                                    kRolloutPreflightFailed};
+    auto rank = [](int c) { return std::find(std::begin(kRank), std::end(kRank), c) - kRank; };
+    if (exit_code == kRolloutOk || rank(code) < rank(exit_code)) exit_code = code;
+  };
   for (const StepRun& run : runs) {
     Check check{"preflight " + run.node->name, run.ran && run.exit_code == 0, run.error};
     if (run.report) {
@@ -287,10 +58,17 @@ bool Rollouter::Preflight() {
       for (const Check& failed : run.report->failed)
         check.detail += "; " + failed.name + ": " + failed.detail;
     }
-    ok = ok && check.ok;
+    if (!run.ran)
+      worse(kRolloutCannotRun);
+    else if (run.exit_code == kUpgradeBadInput || run.exit_code == kUpgradeStateConflict)
+      worse(kRolloutBadInput);
+    else if (run.exit_code == kUpgradeClusterUnhealthy)
+      worse(kRolloutClusterUnhealthy);
+    else if (run.exit_code != 0)
+      worse(kRolloutPreflightFailed);
     preflight_.push_back(std::move(check));
   }
-  return ok;
+  return exit_code;
 }
 
 int Rollouter::StepNodes() {
@@ -416,8 +194,8 @@ int Rollouter::Run() {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  if (!Preflight())
-    return Finish(o_.dry_run ? "planned" : "refused", kRolloutPreflightFailed,
+  if (int code = Preflight(); code != kRolloutOk)
+    return Finish(o_.dry_run ? "planned" : "refused", code,
                   "a node's preflight failed; nothing was changed");
   if (o_.dry_run) return Finish("planned", kRolloutOk, "dry run: nothing was changed");
   baseline_ = CaptureBaseline(*cluster_, discovery_);
