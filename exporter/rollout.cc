@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "common/logging.h"
 #include "common/metric_family.h"
@@ -71,6 +72,60 @@ int Rollouter::Preflight() {
   return exit_code;
 }
 
+// Records a finished step pod (the record, the report line) and says how the rollout goes
+// on: -1 to carry on, else the exit code it ended with.
+int Rollouter::TakeResult(const StepRun& run, double took, const std::string& how) {
+  const std::string& name = run.node->name;
+  ops::NodeRecord rec{name, run.report ? run.report->result : "no-report", run.exit_code,
+                      run.report ? run.report->from : "", run.report ? run.report->to : "",
+                      run.report ? run.report->backup : "",
+                      run.report ? run.report->message : run.error, UnixNow()};
+  record_.Put(rec);
+  cluster_->WriteRecord(record_);
+  if (!run.ran) {
+    steps_.push_back({"node " + name, false, how + run.error, took});
+    return Finish("failed", kRolloutCannotRun, run.error);
+  }
+  std::string detail =
+      how + rec.result + " (exit " + std::to_string(run.exit_code) + "): " + rec.message;
+  if (run.report)
+    for (const Check& failed : run.report->failed)
+      detail += "; " + failed.name + ": " + failed.detail;
+  steps_.push_back({"node " + name, run.exit_code == 0, detail, took});
+  if (run.exit_code == kUpgradeRolledBack)
+    return Finish("failed", kRolloutNodeFailed,
+                  name + " could not take the new version and rolled back; the nodes after it "
+                         "are untouched");
+  if (run.exit_code == kUpgradeRollbackFailed)
+    return Finish("failed", kRolloutNodeRollbackFailed,
+                  name + ": the step failed and its rollback is not confirmed: act now");
+  if (run.exit_code == kUpgradeBadInput || run.exit_code == kUpgradeStateConflict)
+    return Finish("failed", kRolloutBadInput, name + ": " + rec.message);
+  if (run.exit_code != 0) return Finish("failed", kRolloutNodeFailed, name + ": " + rec.message);
+  return -1;
+}
+
+// A step pod a killed rollout left behind is that node's step still running (or its end):
+// wait for it and take its result before judging the cluster.
+int Rollouter::AdoptLeftoverSteps() {
+  auto names = cluster_->StepPodNames();
+  for (const std::string& pod : names ? *names : std::vector<std::string>{}) {
+    const ops::RolloutNode* node = NodeNamed(pod.substr(std::string(kStepPodPrefix).size()));
+    if (!node) continue;
+    std::vector<StepRun> runs(1);
+    runs[0].node = node;
+    runs[0].pod = pod;
+    const auto started = Clock::now();
+    std::cerr << "[" << node->name << "] a previous rollout's step is still there: adopting it\n";
+    RunPods(runs, /*adopt=*/true);
+    if (int code = TakeResult(runs[0], std::chrono::duration<double>(Clock::now() - started).count(),
+                              "adopted: ");
+        code >= 0)
+      return code;
+  }
+  return -1;
+}
+
 int Rollouter::StepNodes() {
   for (const std::string& name : order_) {
     if (Interrupted())
@@ -94,40 +149,76 @@ int Rollouter::StepNodes() {
     }
     std::cerr << "[" << name << "] step " << (o_.rollback ? "rollback" : "to " + o_.to)
               << (name == leader_ ? " (the leader, last)" : "") << "\n";
-    std::vector<std::string> args = NodeStepArgs();
-    args.push_back(o_.rollback ? std::string("--rollback") : "--to=" + o_.to);
     std::vector<StepRun> runs(1);
     runs[0].node = node;
-    runs[0].pod = "kvip-exporter-step-" + name;
-    runs[0].args = args;
+    runs[0].pod = kStepPodPrefix + name;
+    runs[0].args = NodeStepArgs();
+    runs[0].args.push_back(o_.rollback ? std::string("--rollback") : "--to=" + o_.to);
     const auto started = Clock::now();
     RunPods(runs, /*adopt=*/true);
-    const StepRun& run = runs[0];
-    const double took = std::chrono::duration<double>(Clock::now() - started).count();
-    ops::NodeRecord rec{name, run.report ? run.report->result : "no-report", run.exit_code,
-                        run.report ? run.report->from : "", run.report ? run.report->to : "",
-                        run.report ? run.report->backup : "",
-                        run.report ? run.report->message : run.error, UnixNow()};
-    record_.Put(rec);
-    cluster_->WriteRecord(record_);
-    if (!run.ran)
-      return steps_.push_back({"node " + name, false, run.error, took}),
-             Finish("failed", kRolloutCannotRun, run.error);
-    std::string detail = rec.result + " (exit " + std::to_string(run.exit_code) + "): " + rec.message;
-    if (run.report)
-      for (const Check& failed : run.report->failed) detail += "; " + failed.name + ": " + failed.detail;
-    steps_.push_back({"node " + name, run.exit_code == 0, detail, took});
-    if (run.exit_code == kUpgradeRolledBack)
-      return Finish("failed", kRolloutNodeFailed,
-                    name + " could not take the new version and rolled back; the nodes after it "
-                           "are untouched");
-    if (run.exit_code == kUpgradeRollbackFailed)
-      return Finish("failed", kRolloutNodeRollbackFailed,
-                    name + ": the step failed and its rollback is not confirmed: act now");
-    if (run.exit_code == kUpgradeBadInput || run.exit_code == kUpgradeStateConflict)
-      return Finish("failed", kRolloutBadInput, name + ": " + rec.message);
-    if (run.exit_code != 0) return Finish("failed", kRolloutNodeFailed, name + ": " + rec.message);
+    if (int code = TakeResult(runs[0], std::chrono::duration<double>(Clock::now() - started).count(), "");
+        code >= 0)
+      return code;
   }
+  return -1;
+}
+
+// The lease and every mirror pod, checked again for up to a minute: the node stepped just
+// before (by a killed rollout, say) may still be coming up, the lease just handed over.
+int Rollouter::PlanWhenHealthy() {
+  const auto deadline = Clock::now() + std::chrono::seconds(o_.dry_run ? 0 : 60);
+  std::vector<Check> health;
+  std::string error;
+  while (true) {
+    health.clear();
+    error.clear();
+    auto discovered = cluster_->Discover(o_.pod_name, o_.container);
+    bool fresh = false;
+    auto holder = discovered ? cluster_->LeaseHolder(o_.lease_namespace, o_.lease_name, fresh)
+                             : Result<std::string>(Error{discovered.error()});
+    if (discovered && holder) {
+      discovery_ = std::move(*discovered);
+      leader_ = *holder;
+      auto order = ops::PlanOrder(discovery_.nodes, leader_);
+      if (order) order_ = std::move(*order);
+      else error = order.error();
+      health.push_back({"lease", fresh,
+                        o_.lease_namespace + "/" + o_.lease_name + " held by " + leader_ +
+                            (fresh ? ", fresh" : ", NOT renewed in time")});
+      for (const ops::RolloutNode& n : discovery_.nodes)
+        health.push_back({"pod " + n.name, n.pod.running && n.pod.ready,
+                          n.pod.name + " " + ops::TagOf(n.pod.image) +
+                              (n.pod.running ? " running" : " not running") +
+                              (n.pod.ready ? ", ready" : ", not ready")});
+    } else {
+      error = discovered ? holder.error() : discovered.error();
+    }
+    const bool healthy = error.empty() && std::all_of(health.begin(), health.end(),
+                                                      [](const Check& c) { return c.ok; });
+    if (healthy || Clock::now() >= deadline || Interrupted()) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  preflight_.insert(preflight_.end(), health.begin(), health.end());
+  if (!error.empty()) {
+    preflight_.push_back({"plan", false, error});
+    return Finish("refused", kRolloutClusterUnhealthy, error + "; nothing was changed");
+  }
+  for (const std::string& name : order_) {
+    const ops::RolloutNode& n = *NodeNamed(name);
+    plan_.push_back(name + (name == leader_ ? " (leader, last)" : "") + ": " +
+                    ops::TagOf(n.pod.image) + " -> " +
+                    (o_.rollback ? "its version before" : o_.to) + " (host root " + n.host_root +
+                    ")");
+  }
+  std::string left_alone;
+  for (const std::string& n : discovery_.without_kubevip)
+    left_alone += (left_alone.empty() ? "" : ", ") + n;
+  if (!left_alone.empty())
+    plan_.push_back("control-plane nodes without kube-vip, left alone: " + left_alone);
+  if (!o_.dry_run &&
+      !std::all_of(health.begin(), health.end(), [](const Check& c) { return c.ok; }))
+    return Finish("refused", kRolloutClusterUnhealthy,
+                  "the cluster is not healthy; nothing was changed");
   return -1;
 }
 
@@ -156,50 +247,30 @@ int Rollouter::Run() {
 
   me_ = SelfIdentity();
   rollout_id_ = me_;
-  bool lease_fresh = false;
-  auto holder = cluster_->LeaseHolder(o_.lease_namespace, o_.lease_name, lease_fresh);
-  if (!holder) return Finish("failed", kRolloutCannotRun, holder.error());
-  leader_ = *holder;
-  auto order = ops::PlanOrder(discovery_.nodes, leader_);
-  if (!order) return Finish("refused", kRolloutClusterUnhealthy, order.error());
-  order_ = std::move(*order);
-  for (const std::string& name : order_) {
-    const ops::RolloutNode& n = *NodeNamed(name);
-    plan_.push_back(name + (name == leader_ ? " (leader, last)" : "") + ": " +
-                    ops::TagOf(n.pod.image) + " -> " + (o_.rollback ? "its version before" : o_.to) +
-                    " (host root " + n.host_root + ")");
-  }
-  if (!discovery_.without_kubevip.empty())
-    plan_.push_back("control-plane nodes without kube-vip, left alone: " +
-                    [&] { std::string s; for (auto& n : discovery_.without_kubevip) s += (s.empty() ? "" : ", ") + n; return s; }());
-  preflight_.push_back({"lease", lease_fresh,
-                        o_.lease_namespace + "/" + o_.lease_name + " held by " + leader_ +
-                            (lease_fresh ? ", fresh" : ", NOT renewed in time")});
-  for (const ops::RolloutNode& n : discovery_.nodes)
-    preflight_.push_back({"pod " + n.name, n.pod.running && n.pod.ready,
-                          n.pod.name + " " + ops::TagOf(n.pod.image) +
-                              (n.pod.running ? " running" : " not running") +
-                              (n.pod.ready ? ", ready" : ", not ready")});
-  const bool healthy =
-      std::all_of(preflight_.begin(), preflight_.end(), [](const Check& c) { return c.ok; });
-  if (!healthy && !o_.dry_run)
-    return Finish("refused", kRolloutClusterUnhealthy, "the cluster is not healthy; nothing was changed");
-  if (!o_.dry_run && !TakeLock())
-    return Finish("refused", preflight_.back().detail.starts_with("another rollout") ? kRolloutLocked
-                                                                                     : kRolloutCannotRun,
-                  preflight_.back().detail);
+  // Signals are taken only between steps (Interrupted()): a node's step is never cut short.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
+  const std::string action = o_.rollback ? "rollback" : "to " + o_.to;
+  if (!o_.dry_run) {
+    if (!TakeLock())
+      return Finish("refused",
+                    preflight_.back().detail.starts_with("another rollout") ? kRolloutLocked
+                                                                            : kRolloutCannotRun,
+                    preflight_.back().detail);
+    // A re-run of the same rollout carries its record on (a rollback's verify reads it).
+    record_ = cluster_->ReadRecord();
+    if (record_.action != action) record_ = ops::RolloutRecord{action, UnixNow(), {}};
+    if (int code = AdoptLeftoverSteps(); code >= 0) return code;
+  }
+  if (int code = PlanWhenHealthy(); code >= 0) return code;
   if (int code = Preflight(); code != kRolloutOk)
     return Finish(o_.dry_run ? "planned" : "refused", code,
                   "a node's preflight failed; nothing was changed");
   if (o_.dry_run) return Finish("planned", kRolloutOk, "dry run: nothing was changed");
   baseline_ = CaptureBaseline(*cluster_, discovery_);
-  record_ = ops::RolloutRecord{o_.rollback ? "rollback" : "to " + o_.to, UnixNow(), {}};
   if (int code = StepNodes(); code >= 0) return code;
   verify_ = VerifyAfterRollout(*cluster_, o_, baseline_, record_);
   const bool verified =

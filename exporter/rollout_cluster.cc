@@ -1,10 +1,12 @@
 #include "rollout_cluster.h"
 
+#include <rapidjson/document.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "common/json_member.h"
 #include "common/metric_family.h"
 #include "ops/cluster_state.h"
 
@@ -167,6 +169,23 @@ Result<std::string> RolloutCluster::PodLog(const std::string& name) {
 void RolloutCluster::DeletePod(const std::string& name) {
   Request("DELETE", "/api/v1/namespaces/" + ns_ + "/pods/" + name,
           R"({"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0})");
+}
+
+Result<std::vector<std::string>> RolloutCluster::StepPodNames() {
+  const std::string path = "/api/v1/namespaces/" + ns_ +
+                           "/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Drollout-step";
+  HttpResponse r = Request("GET", path);
+  if (!r.ok || r.status != 200) return Error{Describe("list", path, r)};
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str(), r.body.size());
+  const rapidjson::Value* items = doc.HasParseError() ? nullptr : json::Member(doc, "items");
+  std::vector<std::string> names;
+  for (rapidjson::SizeType i = 0; items && items->IsArray() && i < items->Size(); ++i) {
+    const rapidjson::Value* metadata = json::Member((*items)[i], "metadata");
+    std::string name = metadata ? json::String(*metadata, "name") : "";
+    if (name.starts_with("kvip-exporter-step-")) names.push_back(name);
+  }
+  return names;
 }
 
 Result<std::optional<ops::LockHolder>> RolloutCluster::ReadLock() {

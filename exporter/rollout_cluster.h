@@ -39,6 +39,8 @@ class RolloutCluster {
   Result<std::string> GetPod(const std::string& name);  // "" when it does not exist
   Result<std::string> PodLog(const std::string& name);
   void DeletePod(const std::string& name);
+  // Names of the step pods there now (label app.kubernetes.io/component=rollout-step).
+  Result<std::vector<std::string>> StepPodNames();
 
   // The lock (a Lease of our own) and the record (a ConfigMap).
   Result<std::optional<ops::LockHolder>> ReadLock();

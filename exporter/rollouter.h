@@ -19,6 +19,8 @@ namespace kvip::rollout_detail {
 
 using Clock = std::chrono::steady_clock;
 
+inline constexpr const char* kStepPodPrefix = "kvip-exporter-step-";
+
 // One node-step pod as it runs: what it streamed so far and how it ended.
 struct StepRun {
   const ops::RolloutNode* node = nullptr;
@@ -50,6 +52,9 @@ class Rollouter {
   void Poll(StepRun& run);
   int Preflight();  // kRolloutOk, or the exit code its worst node calls for
   int StepNodes();
+  int TakeResult(const StepRun& run, double took, const std::string& how);
+  int AdoptLeftoverSteps();
+  int PlanWhenHealthy();
   std::vector<std::string> NodeStepArgs() const;
   const ops::RolloutNode* NodeNamed(const std::string& name) const;
 
