@@ -193,8 +193,9 @@ int main(int argc, char** argv) {
       "Upgrade even though this node holds the lease and others are not upgraded yet.");
   upgrade_cmd->add_flag("--dry-run", upgrade.dry_run,
                         "Run the preflight checks and print the plan; change nothing.");
-  upgrade_cmd->add_flag("--pull-only", upgrade.pull_only,
-                        "Run the preflight checks and pre-pull the new image; change nothing else.");
+  upgrade_cmd->add_flag(
+      "--pull-only", upgrade.pull_only,
+      "Run the preflight checks and pre-pull the new image; change nothing else.");
   upgrade_cmd->add_flag("--rollback", upgrade.rollback,
                         "Undo the upgrade recorded in the state file (unfinished, or finished "
                         "while the manifest still runs what it installed).");
@@ -262,25 +263,31 @@ int main(int argc, char** argv) {
                         "Show each node's version, state, last step and backup; change nothing.");
   rollout_cmd->add_flag("--dry-run", rollout.dry_run,
                         "Print the plan and every node's preflight; change nothing.");
-  rollout_cmd->add_option("--image", rollout.image,
-                          "The kvip-exporter image the step pods run (this version's image).")
+  rollout_cmd
+      ->add_option("--image", rollout.image,
+                   "The kvip-exporter image the step pods run (this version's image).")
       ->envname("KVIP_EXPORTER_IMAGE")
       ->capture_default_str();
   rollout_cmd->add_option("--kubeconfig", rollout.kubeconfig,
                           "Kubeconfig (default: $KUBECONFIG, else in-cluster).");
-  rollout_cmd->add_option("--namespace", rollout.namespace_,
-                          "Namespace of kube-vip's mirror pods, the step pods and the lock.")
+  rollout_cmd
+      ->add_option("--namespace", rollout.namespace_,
+                   "Namespace of kube-vip's mirror pods, the step pods and the lock.")
       ->capture_default_str();
-  rollout_cmd->add_option("--kubevip.manifest", rollout.manifest,
-                          "kube-vip's manifest on every node (host path).")
+  rollout_cmd
+      ->add_option("--kubevip.manifest", rollout.manifest,
+                   "kube-vip's manifest on every node (host path).")
       ->capture_default_str();
-  rollout_cmd->add_option("--containerd-address", rollout.containerd_address,
-                          "containerd's socket on every node (host path).")
+  rollout_cmd
+      ->add_option("--containerd-address", rollout.containerd_address,
+                   "containerd's socket on every node (host path).")
       ->capture_default_str();
-  rollout_cmd->add_option("--state-dir", rollout.state_dir,
-                          "The node step's state directory on every node (host path).")
+  rollout_cmd
+      ->add_option("--state-dir", rollout.state_dir,
+                   "The node step's state directory on every node (host path).")
       ->capture_default_str();
-  rollout_cmd->add_option("--runtime", rollout.runtime, "The node step's pre-pull CLI: ctr or crictl.")
+  rollout_cmd
+      ->add_option("--runtime", rollout.runtime, "The node step's pre-pull CLI: ctr or crictl.")
       ->capture_default_str();
   rollout_cmd->add_option("--lease.name", rollout.lease_name, "The Lease kube-vip holds.")
       ->capture_default_str();
@@ -298,8 +305,9 @@ int main(int argc, char** argv) {
                    "How long a step pod may take to start.");
   rollout_cmd->add_option("--output", rollout.output, "Report format: table or json.")
       ->capture_default_str();
-  rollout_cmd->add_option("--log.level", serve.log_level,
-                          "Only log messages at or above: debug, info, warn, error.")
+  rollout_cmd
+      ->add_option("--log.level", serve.log_level,
+                   "Only log messages at or above: debug, info, warn, error.")
       ->capture_default_str();
   app.require_subcommand(0, 1);
 

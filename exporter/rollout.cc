@@ -21,7 +21,6 @@ const ops::RolloutNode* Rollouter::NodeNamed(const std::string& name) const {
 
 }  // namespace kvip::rollout_detail
 
-
 namespace kvip::rollout_detail {
 
 // Every node's preflight first, in parallel: the node step's own (`--dry-run`; with
@@ -76,10 +75,14 @@ int Rollouter::Preflight() {
 // on: -1 to carry on, else the exit code it ended with.
 int Rollouter::TakeResult(const StepRun& run, double took, const std::string& how) {
   const std::string& name = run.node->name;
-  ops::NodeRecord rec{name, run.report ? run.report->result : "no-report", run.exit_code,
-                      run.report ? run.report->from : "", run.report ? run.report->to : "",
+  ops::NodeRecord rec{name,
+                      run.report ? run.report->result : "no-report",
+                      run.exit_code,
+                      run.report ? run.report->from : "",
+                      run.report ? run.report->to : "",
                       run.report ? run.report->backup : "",
-                      run.report ? run.report->message : run.error, UnixNow()};
+                      run.report ? run.report->message : run.error,
+                      UnixNow()};
   record_.Put(rec);
   cluster_->WriteRecord(record_);
   if (!run.ran) {
@@ -94,8 +97,9 @@ int Rollouter::TakeResult(const StepRun& run, double took, const std::string& ho
   steps_.push_back({"node " + name, run.exit_code == 0, detail, took});
   if (run.exit_code == kUpgradeRolledBack)
     return Finish("failed", kRolloutNodeFailed,
-                  name + " could not take the new version and rolled back; the nodes after it "
-                         "are untouched");
+                  name +
+                      " could not take the new version and rolled back; the nodes after it "
+                      "are untouched");
   if (run.exit_code == kUpgradeRollbackFailed)
     return Finish("failed", kRolloutNodeRollbackFailed,
                   name + ": the step failed and its rollback is not confirmed: act now");
@@ -118,8 +122,8 @@ int Rollouter::AdoptLeftoverSteps() {
     const auto started = Clock::now();
     std::cerr << "[" << node->name << "] a previous rollout's step is still there: adopting it\n";
     RunPods(runs, /*adopt=*/true);
-    if (int code = TakeResult(runs[0], std::chrono::duration<double>(Clock::now() - started).count(),
-                              "adopted: ");
+    if (int code = TakeResult(
+            runs[0], std::chrono::duration<double>(Clock::now() - started).count(), "adopted: ");
         code >= 0)
       return code;
   }
@@ -156,7 +160,8 @@ int Rollouter::StepNodes() {
     runs[0].args.push_back(o_.rollback ? std::string("--rollback") : "--to=" + o_.to);
     const auto started = Clock::now();
     RunPods(runs, /*adopt=*/true);
-    if (int code = TakeResult(runs[0], std::chrono::duration<double>(Clock::now() - started).count(), "");
+    if (int code =
+            TakeResult(runs[0], std::chrono::duration<double>(Clock::now() - started).count(), "");
         code >= 0)
       return code;
   }
@@ -180,8 +185,10 @@ int Rollouter::PlanWhenHealthy() {
       discovery_ = std::move(*discovered);
       leader_ = *holder;
       auto order = ops::PlanOrder(discovery_.nodes, leader_);
-      if (order) order_ = std::move(*order);
-      else error = order.error();
+      if (order)
+        order_ = std::move(*order);
+      else
+        error = order.error();
       health.push_back({"lease", fresh,
                         o_.lease_namespace + "/" + o_.lease_name + " held by " + leader_ +
                             (fresh ? ", fresh" : ", NOT renewed in time")});
@@ -205,10 +212,9 @@ int Rollouter::PlanWhenHealthy() {
   }
   for (const std::string& name : order_) {
     const ops::RolloutNode& n = *NodeNamed(name);
-    plan_.push_back(name + (name == leader_ ? " (leader, last)" : "") + ": " +
-                    ops::TagOf(n.pod.image) + " -> " +
-                    (o_.rollback ? "its version before" : o_.to) + " (host root " + n.host_root +
-                    ")");
+    plan_.push_back(
+        name + (name == leader_ ? " (leader, last)" : "") + ": " + ops::TagOf(n.pod.image) +
+        " -> " + (o_.rollback ? "its version before" : o_.to) + " (host root " + n.host_root + ")");
   }
   std::string left_alone;
   for (const std::string& n : discovery_.without_kubevip)
@@ -287,8 +293,8 @@ int Rollouter::Status() {
   leader_ = holder ? *holder : "";
   for (const ops::RolloutNode& n : discovery_.nodes) {
     std::string detail = ops::TagOf(n.pod.image) + (n.pod.running ? " running" : " not running") +
-                         (n.pod.ready ? ", ready" : ", not ready") +
-                         ", restarts " + std::to_string(n.pod.restart_count) +
+                         (n.pod.ready ? ", ready" : ", not ready") + ", restarts " +
+                         std::to_string(n.pod.restart_count) +
                          (n.name == leader_ ? ", leader" : "");
     auto rec = std::find_if(record_.nodes.begin(), record_.nodes.end(),
                             [&](const ops::NodeRecord& r) { return r.node == n.name; });
@@ -301,7 +307,8 @@ int Rollouter::Status() {
     steps_.push_back({"node " + n.name, n.pod.running && n.pod.ready, detail});
   }
   if (auto lock = cluster_->ReadLock(); lock && *lock && !(*lock)->identity.empty())
-    steps_.push_back({"lock", true, "held by " + (*lock)->identity + " (" + (*lock)->description + ")"});
+    steps_.push_back(
+        {"lock", true, "held by " + (*lock)->identity + " (" + (*lock)->description + ")"});
   return Finish("status", kRolloutOk,
                 record_.action.empty() ? "no rollout recorded" : "last rollout: " + record_.action);
 }
@@ -313,11 +320,18 @@ int Rollouter::Finish(const std::string& result, int exit_code, const std::strin
       {{"result", result}, {"exit_code", std::to_string(exit_code)}, {"msg", message}});
   Report report;
   report.title = "kube-vip rollout " +
-                 (o_.status ? std::string("status") : o_.rollback ? "--rollback" : "--to " + o_.to) +
+                 (o_.status     ? std::string("status")
+                  : o_.rollback ? "--rollback"
+                                : "--to " + o_.to) +
                  (o_.dry_run ? " (dry run)" : "") + (leader_.empty() ? "" : ", leader " + leader_);
-  report.fields = {{"command", std::string("rollout")}, {"action", o_.status ? std::string("status") : o_.rollback ? std::string("rollback") : "to " + o_.to},
-                   {"dry_run", o_.dry_run},   {"leader", leader_},
-                   {"result", result},        {"exit_code", exit_code},
+  report.fields = {{"command", std::string("rollout")},
+                   {"action", o_.status     ? std::string("status")
+                              : o_.rollback ? std::string("rollback")
+                                            : "to " + o_.to},
+                   {"dry_run", o_.dry_run},
+                   {"leader", leader_},
+                   {"result", result},
+                   {"exit_code", exit_code},
                    {"message", message}};
   report.sections.push_back(Report::Section::List("plan", "plan", plan_));
   report.sections.push_back(Report::Section::Checks("preflight", "preflight", preflight_));

@@ -28,7 +28,7 @@ struct RolloutOptions {
   std::string manifest = "/etc/kubernetes/manifests/kube-vip.yaml";
   std::string containerd_address = "/run/containerd/containerd.sock";
   std::string state_dir = "/var/lib/kvip-exporter";
-  std::string runtime = "ctr";  // the node step's --runtime
+  std::string runtime = "ctr";             // the node step's --runtime
   std::chrono::seconds step_timeout{120};  // the node step's --timeout
   std::chrono::seconds settle{10};         // the node step's --settle
   std::chrono::seconds pod_start_timeout{120};
@@ -51,11 +51,17 @@ inline constexpr ExitCode kRolloutNodeRollbackFailed{
 inline constexpr ExitCode kRolloutCannotRun{
     9, "API unreachable, or a step pod could not run (image, RBAC)"};
 inline constexpr ExitCode kRolloutInterrupted{10, "stopped by a signal after a node's step"};
-inline constexpr ExitCode kRolloutExitCodes[] = {
-    kRolloutOk,           kRolloutVerifyFailed,    kRolloutUsage,
-    kRolloutBadInput,     kRolloutClusterUnhealthy, kRolloutLocked,
-    kRolloutPreflightFailed, kRolloutNodeFailed,  kRolloutNodeRollbackFailed,
-    kRolloutCannotRun,    kRolloutInterrupted};
+inline constexpr ExitCode kRolloutExitCodes[] = {kRolloutOk,
+                                                 kRolloutVerifyFailed,
+                                                 kRolloutUsage,
+                                                 kRolloutBadInput,
+                                                 kRolloutClusterUnhealthy,
+                                                 kRolloutLocked,
+                                                 kRolloutPreflightFailed,
+                                                 kRolloutNodeFailed,
+                                                 kRolloutNodeRollbackFailed,
+                                                 kRolloutCannotRun,
+                                                 kRolloutInterrupted};
 
 int Rollout(const RolloutOptions& options);
 

@@ -110,10 +110,9 @@ HttpResponse RolloutCluster::Request(const std::string& method, const std::strin
 std::string RolloutCluster::Describe(const std::string& verb, const std::string& path,
                                      const HttpResponse& r) {
   return clients_[current_]->DescribeFailure(verb, path, r) +
-         (clients_.size() > 1 && !r.ok
-              ? " (and on every other API server address: " + std::to_string(clients_.size()) +
-                    " tried)"
-              : "");
+         (clients_.size() > 1 && !r.ok ? " (and on every other API server address: " +
+                                             std::to_string(clients_.size()) + " tried)"
+                                       : "");
 }
 
 Result<ops::Discovery> RolloutCluster::Discover(const std::string& pod_name,
@@ -201,8 +200,7 @@ Result<std::optional<ops::LockHolder>> RolloutCluster::ReadLock() {
 
 Result<bool> RolloutCluster::WriteLock(const std::string& me, const std::string& resource_version,
                                        const std::string& description) {
-  const std::string body =
-      ops::LockLeaseJson(ns_, me, UnixNow(), resource_version, description);
+  const std::string body = ops::LockLeaseJson(ns_, me, UnixNow(), resource_version, description);
   const std::string collection = "/apis/coordination.k8s.io/v1/namespaces/" + ns_ + "/leases";
   const bool create = resource_version.empty();
   const std::string path = create ? collection : LeasePath(ns_, ops::kRolloutLockName);

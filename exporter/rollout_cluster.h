@@ -35,7 +35,7 @@ class RolloutCluster {
   Result<std::string> LeaseHolder(const std::string& ns, const std::string& name, bool& fresh);
 
   // Step pods.
-  Result<bool> CreatePod(const std::string& json);  // false: it exists already
+  Result<bool> CreatePod(const std::string& json);      // false: it exists already
   Result<std::string> GetPod(const std::string& name);  // "" when it does not exist
   Result<std::string> PodLog(const std::string& name);
   void DeletePod(const std::string& name);
@@ -55,7 +55,7 @@ class RolloutCluster {
 
  private:
   std::vector<std::unique_ptr<kube::Client>> clients_;  // the kubeconfig's first
-  size_t current_ = 0;                                   // the last one that answered
+  size_t current_ = 0;                                  // the last one that answered
   std::string ns_;
 };
 

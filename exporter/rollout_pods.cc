@@ -23,18 +23,18 @@ bool Rollouter::Interrupted() {
   timespec zero{};
   if (sigtimedwait(&set, nullptr, &zero) > 0) {
     if (!interrupted_)
-      LogWarn("signal received: stopping after the current node's step (the step itself is "
-              "never cut short; a second signal does not change that)",
-              {});
+      LogWarn(
+          "signal received: stopping after the current node's step (the step itself is "
+          "never cut short; a second signal does not change that)",
+          {});
     interrupted_ = true;
   }
   return interrupted_;
 }
 
 bool Rollouter::TakeLock() {
-  const std::string description =
-      (o_.rollback ? std::string("rollback") : "to " + o_.to) + " started " +
-      ops::FormatMicroTime(UnixNow());
+  const std::string description = (o_.rollback ? std::string("rollback") : "to " + o_.to) +
+                                  " started " + ops::FormatMicroTime(UnixNow());
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto lock = cluster_->ReadLock();
     if (!lock) {
@@ -42,8 +42,8 @@ bool Rollouter::TakeLock() {
       return false;
     }
     const std::optional<ops::LockHolder>& holder = *lock;
-    ops::LockDecision decision =
-        ops::DecideLock(holder, me_, UnixNow(), holder && IsDeadProcessOfThisHost(holder->identity));
+    ops::LockDecision decision = ops::DecideLock(
+        holder, me_, UnixNow(), holder && IsDeadProcessOfThisHost(holder->identity));
     if (decision.verdict == ops::LockVerdict::kRefuse) {
       preflight_.push_back({"lock", false, decision.reason});
       return false;
@@ -56,8 +56,9 @@ bool Rollouter::TakeLock() {
     if (*written) {
       have_lock_ = true;
       lock_renewed_ = Clock::now();
-      preflight_.push_back({"lock", true, std::string(ops::kRolloutLockName) + " taken by " + me_ +
-                                              " (" + decision.reason + ")"});
+      preflight_.push_back(
+          {"lock", true,
+           std::string(ops::kRolloutLockName) + " taken by " + me_ + " (" + decision.reason + ")"});
       return true;
     }
   }
@@ -66,7 +67,8 @@ bool Rollouter::TakeLock() {
 }
 
 void Rollouter::RenewLockIfDue() {
-  if (!have_lock_ || Clock::now() - lock_renewed_ < std::chrono::seconds(ops::kRolloutLockSeconds / 3))
+  if (!have_lock_ ||
+      Clock::now() - lock_renewed_ < std::chrono::seconds(ops::kRolloutLockSeconds / 3))
     return;
   auto lock = cluster_->ReadLock();
   if (lock && *lock && (*lock)->identity == me_ &&
@@ -97,9 +99,8 @@ ops::StepPodSpec Rollouter::SpecFor(const ops::RolloutNode& node, const std::str
   spec.state_dir = o_.state_dir;
   spec.args = std::move(args);
   spec.rollout_id = rollout_id_;
-  spec.deadline_seconds =
-      static_cast<int>(o_.pod_start_timeout.count() + 2 * o_.step_timeout.count() +
-                       o_.settle.count() + 360);
+  spec.deadline_seconds = static_cast<int>(o_.pod_start_timeout.count() +
+                                           2 * o_.step_timeout.count() + o_.settle.count() + 360);
   return spec;
 }
 
@@ -107,9 +108,9 @@ ops::StepPodSpec Rollouter::SpecFor(const ops::RolloutNode& node, const std::str
 void Rollouter::Poll(StepRun& run) {
   auto pod = cluster_->GetPod(run.pod);
   if (!pod) return;  // the API may be changing hands (the VIP); the next poll retries
-  ops::StepPodState state = pod->empty() ? ops::StepPodState{ops::StepPodState::kGone, -1,
-                                                              "the pod was deleted"}
-                                         : ops::JudgeStepPod(*pod);
+  ops::StepPodState state =
+      pod->empty() ? ops::StepPodState{ops::StepPodState::kGone, -1, "the pod was deleted"}
+                   : ops::JudgeStepPod(*pod);
   if (state.phase == ops::StepPodState::kRunning || state.phase == ops::StepPodState::kFinished) {
     if (auto log = cluster_->PodLog(run.pod)) {
       std::vector<std::string> lines;
@@ -122,7 +123,8 @@ void Rollouter::Poll(StepRun& run) {
       }
       for (; run.lines_shown < lines.size(); ++run.lines_shown) {
         const std::string& line = lines[run.lines_shown];
-        if (!line.starts_with("{\"command\":")) std::cerr << "[" << run.node->name << "] " << line << "\n";
+        if (!line.starts_with("{\"command\":"))
+          std::cerr << "[" << run.node->name << "] " << line << "\n";
       }
       if (state.phase == ops::StepPodState::kFinished) run.report = ops::FindStepReport(*log);
     }
@@ -132,8 +134,8 @@ void Rollouter::Poll(StepRun& run) {
       run.done = run.ran = true;
       run.exit_code = state.exit_code;
       if (!run.report)
-        run.error = "the step ended (" + state.detail + ", exit " + std::to_string(state.exit_code) +
-                    ") without a report";
+        run.error = "the step ended (" + state.detail + ", exit " +
+                    std::to_string(state.exit_code) + ") without a report";
       break;
     case ops::StepPodState::kCannotStart:
       if (Clock::now() - run.pending_since > std::chrono::seconds(15)) {

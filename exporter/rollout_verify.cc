@@ -38,9 +38,9 @@ std::vector<ops::Check> VerifyAfterRollout(RolloutCluster& cluster, const Rollou
   }
   bool fresh = false;
   auto holder = cluster.LeaseHolder(options.lease_namespace, options.lease_name, fresh);
-  checks.push_back({"lease", holder && fresh,
-                    holder ? "held by " + *holder + (fresh ? ", fresh" : ", NOT fresh")
-                           : holder.error()});
+  checks.push_back(
+      {"lease", holder && fresh,
+       holder ? "held by " + *holder + (fresh ? ", fresh" : ", NOT fresh") : holder.error()});
   return checks;
 }
 

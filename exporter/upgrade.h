@@ -20,7 +20,7 @@ struct UpgradeOptions {
   bool allow_leader = false;
   bool dry_run = false;
   bool pull_only = false;  // preflight and pre-pull only (the rollout's first pass)
-  bool rollback = false;  // undo the unfinished upgrade recorded in the state file
+  bool rollback = false;   // undo the unfinished upgrade recorded in the state file
   std::string state_dir = "/var/lib/kvip-exporter";
   std::string backup_dir;       // default: the manifests directory's parent (/etc/kubernetes)
   std::string runtime = "ctr";  // ctr | crictl

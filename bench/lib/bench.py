@@ -24,8 +24,9 @@ import report  # noqa: E402
 import testbed  # noqa: E402
 from common import REPO, load_json, loadavg, log, machine, save_json, summary  # noqa: E402
 
-ALL = ["loopback", "callgrind", "collectors", "apiload", "detect", "failover", "upgrade", "report"]
-TESTBED_PHASES = {"apiload", "detect", "failover", "upgrade"}
+ALL = ["loopback", "callgrind", "collectors", "apiload", "detect", "failover", "upgrade", "rollout",
+       "report"]
+TESTBED_PHASES = {"apiload", "detect", "failover", "upgrade", "rollout"}
 
 
 class LoadSampler(threading.Thread):
@@ -55,6 +56,7 @@ def main():
     ap.add_argument("--events", type=int, default=60)
     ap.add_argument("--failovers", type=int, default=5)
     ap.add_argument("--upgrade-reps", type=int, default=5)
+    ap.add_argument("--rollout-reps", type=int, default=5)
     ap.add_argument("--api-window-seconds", type=int, default=60)
     ap.add_argument("--callgrind-scrapes", type=int, default=300)
     ap.add_argument("--keep-testbed", action="store_true",
@@ -64,6 +66,7 @@ def main():
     ctx = ap.parse_args()
     if ctx.quick:
         ctx.idle_seconds, ctx.events, ctx.failovers, ctx.upgrade_reps = 5, 6, 1, 1
+        ctx.rollout_reps = 1
         ctx.api_window_seconds, ctx.callgrind_scrapes = 10, 20
     phases = ALL if "all" in ctx.phases else ctx.phases
     unknown = set(phases) - set(ALL)

@@ -459,6 +459,87 @@ def upgrades(bed, reps):
     return res
 
 
+def probed(bed, label, action):
+    """Runs action() with the 10 Hz VIP probe around it (3 s before and after); returns
+    (action's result, the probe's figures)."""
+    out = os.path.join(bed.ctx.out_dir, f"vip-probe-{label}.json")
+    if os.path.exists(out + ".stop"):
+        os.remove(out + ".stop")
+    probe = vip_probe(bed, 900, out)
+    time.sleep(3)
+    try:
+        result = action()
+        time.sleep(3)
+    finally:
+        open(out + ".stop", "w").close()
+        probe.wait(30)
+        bed.procs.procs.pop("vip-probe", None)
+    with open(out) as f:
+        return result, json.load(f)
+
+
+def rollouts(bed, reps, floor_reps=3):
+    """`kvip-exporter rollout --to vX` from cp1, alternating v1.0.3 -> v1.0.4 and back, with the
+    10 Hz VIP probe; beside it the floor kube-vip's own hand-over sets: the same probe around
+    a SIGTERM to the leading kube-vip (what the kubelet sends when the leader's manifest
+    changes), without any tool of ours."""
+    res = {"floor": [], "runs": []}
+    image = bed.tb("push-exporter", bed.ctx.exporter, timeout=600).stdout.strip()
+    log(f"rollouts: exporter image {image}; floor: {floor_reps} x SIGTERM to the leader")
+    for k in range(floor_reps):
+        wait_for("three running kube-vip and a lease holder", lambda: all_kubevip_running(bed), 180, 0.5)
+        time.sleep(3)
+        old = bed.lease_holder()
+
+        def handover():
+            for pid in bed.kubevip_pids(old.replace("k8s-", "")):
+                os.kill(pid, signal.SIGTERM)
+            wait_for("a new lease holder", lambda: bed.lease_holder() not in ("", old), 30, 0.1)
+        _, p = probed(bed, f"floor-{k}", handover)
+        res["floor"].append({"unavailable_s": p["unavailable_s"], "longest_gap_s": p["longest_gap_s"],
+                             "probes": p["probes"], "failed": p["failed"]})
+        log(f"  hand-over {k + 1}: VIP unavailable {p['unavailable_s']:.2f} s")
+    versions = ["v1.0.4", "v1.0.3"]
+    for rep in range(reps):
+        to = versions[1] if bed.kubevip_version("cp1") == versions[0] else versions[0]
+        wait_for("three running kube-vip and a lease holder", lambda: all_kubevip_running(bed), 180, 0.5)
+        leader = bed.lease_holder().replace("k8s-", "")
+        t0 = time.time()
+
+        def run_rollout():
+            return bed.tb("exec", "cp1", "--", bed.ctx.exporter, "rollout", f"--to={to}",
+                          f"--image={image}", "--runtime=crictl", "--output=json",
+                          check=False, timeout=1200)
+        r, p = probed(bed, f"rollout-{rep}", run_rollout)
+        try:
+            report = json.loads(r.stdout)
+        except json.JSONDecodeError:
+            report = {"result": "unparsed", "message": r.stderr[-600:]}
+        record = json.loads(json.loads(bed.tb("exec", "cp1", "--", "kubectl", "-n", "kube-system", "get",
+                                              "configmap", "kvip-exporter-rollout", "-o", "json",
+                                              check=False).stdout or "{}").get("data", {})
+                            .get("record.json", "{}"))
+        # Each node's step window from the record (when it ended) and the report (how long).
+        windows = []
+        took = {c["name"].removeprefix("node "): c.get("seconds", -1) for c in report.get("nodes", [])}
+        for n in record.get("nodes", []):
+            if n["node"] in took and took[n["node"]] > 0:
+                windows.append((n["node"], n["at"] - took[n["node"]], n["at"]))
+        for gap in p["gaps"]:
+            gap.append(next((f"{w[0]}{' (leader)' if w[0] == 'k8s-' + leader else ''}"
+                             for w in windows if w[1] <= gap[0] < w[2] + 1), "outside the node steps"))
+        res["runs"].append({"to": to, "leader": leader, "rc": r.returncode, "result": report.get("result"),
+                            "seconds": time.time() - t0 - 6, "steps": took,
+                            "unavailable_s": p["unavailable_s"], "longest_gap_s": p["longest_gap_s"],
+                            "probes": p["probes"], "failed": p["failed"], "gaps": p["gaps"]})
+        log(f"  rollout {rep + 1}/{reps} to {to}: exit {r.returncode} ({report.get('result')}), "
+            f"VIP unavailable {p['unavailable_s']:.2f} s")
+        if r.returncode != 0:
+            log(f"  {report.get('message')}")
+            break
+    return res
+
+
 class Recorded(dict):
     """A dict that hands itself to on_change after every new entry: a run that fails later
     keeps what it measured so far."""
@@ -514,9 +595,12 @@ def run(ctx, phases, loopback_hook=None, on_change=None):
             d, elapsed = delta(a, b)
             results["api_failover"] = {"label": f"{ctx.failovers} failovers", "seconds": elapsed,
                                        "delta": d, "failovers": ctx.failovers}
-        if "upgrade" in phases:
+        if "upgrade" in phases or "rollout" in phases:
             bed.procs.stop("kube-state-metrics")
+        if "upgrade" in phases:
             results["upgrade"] = upgrades(bed, ctx.upgrade_reps)
+        if "rollout" in phases:
+            results["rollout"] = rollouts(bed, ctx.rollout_reps)
     finally:
         bed.procs.stop_all()
         if started and not ctx.keep_testbed:

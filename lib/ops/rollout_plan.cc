@@ -44,9 +44,8 @@ std::string KubeconfigHostPath(const Value& pod_spec, const std::string& contain
     }
   }
   const Value* volumes = json::Member(pod_spec, "volumes");
-  for (rapidjson::SizeType i = 0; !volume.empty() && volumes && volumes->IsArray() &&
-                                  i < volumes->Size();
-       ++i) {
+  for (rapidjson::SizeType i = 0;
+       !volume.empty() && volumes && volumes->IsArray() && i < volumes->Size(); ++i) {
     if (json::String((*volumes)[i], "name") != volume) continue;
     if (const Value* host_path = json::Member((*volumes)[i], "hostPath"))
       return json::String(*host_path, "path");
@@ -308,8 +307,7 @@ std::string StepPodJson(const StepPodSpec& spec) {
   Key(w, "volumes");
   w.StartArray();
   HostPathVolume(w, "kubernetes", UnderHostRoot(spec.host_root, config_dir), "Directory");
-  HostPathVolume(w, "containerd", UnderHostRoot(spec.host_root, spec.containerd_socket),
-                 "Socket");
+  HostPathVolume(w, "containerd", UnderHostRoot(spec.host_root, spec.containerd_socket), "Socket");
   HostPathVolume(w, "state", UnderHostRoot(spec.host_root, spec.state_dir), "DirectoryOrCreate");
   // kube-vip's hostPath is already a path of this machine's filesystem: no prefix.
   if (!spec.kubeconfig_host_path.empty())
@@ -331,7 +329,8 @@ StepPodState JudgeStepPod(std::string_view pod_json) {
   }
   const std::string phase = json::String(*status, "phase");
   const Value* statuses = json::Member(*status, "containerStatuses");
-  const Value* c = statuses && statuses->IsArray() && !statuses->Empty() ? &(*statuses)[0] : nullptr;
+  const Value* c =
+      statuses && statuses->IsArray() && !statuses->Empty() ? &(*statuses)[0] : nullptr;
   const Value* st = c ? json::Member(*c, "state") : nullptr;
   if (const Value* terminated = st ? json::Member(*st, "terminated") : nullptr) {
     state.phase = StepPodState::kFinished;
@@ -347,11 +346,12 @@ StepPodState JudgeStepPod(std::string_view pod_json) {
   }
   if (const Value* waiting = st ? json::Member(*st, "waiting") : nullptr) {
     const std::string reason = json::String(*waiting, "reason");
-    state.detail = reason + (json::String(*waiting, "message").empty()
-                                 ? ""
-                                 : ": " + json::String(*waiting, "message"));
+    state.detail =
+        reason +
+        (json::String(*waiting, "message").empty() ? "" : ": " + json::String(*waiting, "message"));
     static constexpr std::string_view kHopeless[] = {
-        "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+        "ErrImagePull",         "ImagePullBackOff",
+        "InvalidImageName",     "CreateContainerConfigError",
         "CreateContainerError", "RunContainerError"};
     if (std::find(std::begin(kHopeless), std::end(kHopeless), reason) != std::end(kHopeless))
       state.phase = StepPodState::kCannotStart;
@@ -417,8 +417,8 @@ std::optional<LockHolder> ParseLockLease(std::string_view lease_json, std::strin
   return holder;
 }
 
-LockDecision DecideLock(const std::optional<LockHolder>& holder, const std::string& me,
-                        double now, bool holder_is_dead_process_here) {
+LockDecision DecideLock(const std::optional<LockHolder>& holder, const std::string& me, double now,
+                        bool holder_is_dead_process_here) {
   if (!holder || holder->identity.empty()) return {LockVerdict::kTake, "the lock is free"};
   if (holder->identity == me) return {LockVerdict::kTake, "the lock is ours"};
   if (kube::LeaseExpiredAt(holder->renew_time, holder->duration_seconds, now))
@@ -427,12 +427,12 @@ LockDecision DecideLock(const std::optional<LockHolder>& holder, const std::stri
     return {LockVerdict::kTake,
             "the lock's holder " + holder->identity + " was a rollout on this host that has ended"};
   const double left = holder->renew_time + holder->duration_seconds - now;
-  return {LockVerdict::kRefuse,
-          "another rollout holds the lock " + std::string(kRolloutLockName) + ": " +
-              holder->identity + (holder->description.empty() ? "" : " (" + holder->description + ")") +
-              ", renewed " + std::to_string(static_cast<int>(now - holder->renew_time)) +
-              " s ago; it expires in " + std::to_string(static_cast<int>(std::ceil(left))) +
-              " s unless renewed"};
+  return {
+      LockVerdict::kRefuse,
+      "another rollout holds the lock " + std::string(kRolloutLockName) + ": " + holder->identity +
+          (holder->description.empty() ? "" : " (" + holder->description + ")") + ", renewed " +
+          std::to_string(static_cast<int>(now - holder->renew_time)) + " s ago; it expires in " +
+          std::to_string(static_cast<int>(std::ceil(left))) + " s unless renewed"};
 }
 
 std::string FormatMicroTime(double unix_seconds) {

@@ -57,18 +57,18 @@ Check FollowersReady(const std::vector<RolloutNode>& nodes, const std::string& l
 // --- the step pod ----------------------------------------------------------------------
 
 struct StepPodSpec {
-  std::string name;       // kvip-exporter-step-<node> or kvip-exporter-preflight-<node>
+  std::string name;  // kvip-exporter-step-<node> or kvip-exporter-preflight-<node>
   std::string namespace_;
   std::string node;
-  std::string image;      // the exporter's
-  std::string host_root;  // "/" on a real node
-  std::string manifest;   // the node's kube-vip manifest path (as the kubelet reads it)
+  std::string image;                 // the exporter's
+  std::string host_root;             // "/" on a real node
+  std::string manifest;              // the node's kube-vip manifest path (as the kubelet reads it)
   std::string kubeconfig_host_path;  // kube-vip's own kubeconfig; "" when unknown
   std::string containerd_socket;     // host path, without the host root
   std::string state_dir;             // host path, without the host root
   std::vector<std::string> args;     // the node step's flags after "upgrade"
   std::string rollout_id;
-  int deadline_seconds = 900;        // activeDeadlineSeconds
+  int deadline_seconds = 900;  // activeDeadlineSeconds
 };
 
 // Where the node step reads its kubeconfig inside the pod.
@@ -126,8 +126,8 @@ struct LockDecision {
 };
 // Free, expired, ours, or held by a rollout process of this host that no longer runs:
 // take it. Held and fresh by anyone else: refuse, naming the holder and when it expires.
-LockDecision DecideLock(const std::optional<LockHolder>& holder, const std::string& me,
-                        double now, bool holder_is_dead_process_here);
+LockDecision DecideLock(const std::optional<LockHolder>& holder, const std::string& me, double now,
+                        bool holder_is_dead_process_here);
 
 // The Lease body (create, or update with resource_version) for holder `me` at `now`.
 std::string LockLeaseJson(const std::string& namespace_, const std::string& me, double now,

@@ -155,8 +155,8 @@ ResumeDecision DecideResume(const std::optional<UpgradeState>& state, const std:
       if (state->step == UpgradeStep::kDone && current_image == state->to_image)
         return {kRollBack, recorded + " finished; restoring " + state->backup_path};
       if (state->step == UpgradeStep::kRolledBack && current_image == state->from_image)
-        return {kAlreadyRolledBack, recorded + " is rolled back already; " + current_image +
-                                        " is in place"};
+        return {kAlreadyRolledBack,
+                recorded + " is rolled back already; " + current_image + " is in place"};
     }
     return {kRefuse, "no upgrade to undo is recorded in " + state_file +
                          " for the image in place; to put a backup back use `kvip-exporter "

@@ -48,13 +48,13 @@ std::optional<UpgradeState> ParseUpgradeState(std::string_view json, const std::
                                               std::string& error);
 
 enum class ResumeAction {
-  kStartFresh,        // no unfinished upgrade: preflight and go
-  kContinueFromPull,  // backup exists, manifest unchanged: pull (again), rewrite, wait
-  kContinueWaiting,   // manifest already has the new image: wait (and roll back on failure)
-  kRollBack,          // restore the backup and wait for the old version
-  kMarkRolledBack,    // rollback asked before the manifest changed: nothing to restore
+  kStartFresh,         // no unfinished upgrade: preflight and go
+  kContinueFromPull,   // backup exists, manifest unchanged: pull (again), rewrite, wait
+  kContinueWaiting,    // manifest already has the new image: wait (and roll back on failure)
+  kRollBack,           // restore the backup and wait for the old version
+  kMarkRolledBack,     // rollback asked before the manifest changed: nothing to restore
   kAlreadyRolledBack,  // rollback asked again after a finished rollback: nothing to do
-  kRefuse,            // the recorded state and the manifest disagree: never guess
+  kRefuse,             // the recorded state and the manifest disagree: never guess
 };
 
 struct ResumeDecision {

@@ -6,11 +6,14 @@ the VIP's /healthz runs in the lan namespace. Every test starts from all nodes o
 
 Run as root: KVIP_TESTBED=kvr /usr/bin/python3 -m pytest -s tests/testbed_rollout
 """
+import base64
 import json
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
 from testbed_fixture import NODES, testbed, wait_for  # noqa: F401
 from upgrade_bed import (  # noqa: F401  (fixtures by name)
@@ -45,6 +48,39 @@ def bed(baseline, exporter_image):
     tb.kubectl("-n", "kube-system", "delete", "pods", "-l", STEP_LABEL, "--wait=true", check=False)
 
 
+@pytest.fixture(scope="module")
+def operator_kubeconfig(testbed):
+    """A kubeconfig for user `rollout-tester`, bound to deploy/rollout/rbac.yaml and nothing
+    else: the rollout below runs with exactly the rights the docs say it needs."""
+    state = Path("/var/lib/kvip-testbed") / testbed.name
+    pki, work = state / "pki", state / "rollout-tester"
+    work.mkdir(exist_ok=True)
+    key, csr, crt, ext = (work / n for n in ("tester.key", "tester.csr", "tester.crt", "tester.ext"))
+    ext.write_text("keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n")
+    for cmd in (["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key],
+                ["openssl", "req", "-new", "-key", key, "-subj", "/CN=rollout-tester", "-out", csr],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", pki / "ca.crt", "-CAkey", pki / "ca.key",
+                 "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", crt]):
+        subprocess.run(list(map(str, cmd)), check=True, capture_output=True)
+    config = yaml.safe_load((state / "cp1" / "etc" / "kubernetes" / "admin.conf").read_text())
+    config["users"] = [{"name": "rollout-tester", "user": {
+        "client-certificate-data": base64.b64encode(crt.read_bytes()).decode(),
+        "client-key-data": base64.b64encode(key.read_bytes()).decode()}}]
+    config["contexts"][0]["context"]["user"] = "rollout-tester"
+    path = work / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    rbac = REPO / "deploy" / "rollout" / "rbac.yaml"
+    testbed.kubectl("apply", "-f", str(rbac))
+    testbed.kubectl("create", "clusterrolebinding", "kvip-rollout-tester", "--user=rollout-tester",
+                    "--clusterrole=kvip-exporter-rollout-nodes", check=False)
+    testbed.kubectl("-n", "kube-system", "create", "rolebinding", "kvip-rollout-tester",
+                    "--user=rollout-tester", "--role=kvip-exporter-rollout", check=False)
+    assert testbed.kubectl("auth", "can-i", "list", "secrets", "-n", "kube-system",
+                           "--as=rollout-tester", check=False).strip() == "no"
+    return str(path)
+
+
 def argv(binary, *args):
     return [binary, "rollout", "--runtime=crictl", "--output=json", *args]
 
@@ -72,11 +108,15 @@ def node_names(report):
     return [c["name"].removeprefix("node k8s-") for c in report["nodes"]]
 
 
-def test_rollout_to_then_rollback_followers_first_the_leader_last(bed, nodes, pristine):
+def test_rollout_to_then_rollback_followers_first_the_leader_last(bed, nodes, pristine,
+                                                                  operator_kubeconfig):
+    """With the documented RBAC only (deploy/rollout/rbac.yaml)."""
     tb = bed
     followers, leader = followers_and_leader(tb)
     figures = {}
-    for action, args, image in (("to v1.0.4", ["--to=v1.0.4"], NEW), ("rollback", ["--rollback"], OLD)):
+    as_operator = f"--kubeconfig={operator_kubeconfig}"
+    for action, args, image in (("to v1.0.4", ["--to=v1.0.4", as_operator], NEW),
+                                ("rollback", ["--rollback", as_operator], OLD)):
         followers, leader = followers_and_leader(tb)
         probe = VipProbe(tb, nodes)
         try:
@@ -95,7 +135,7 @@ def test_rollout_to_then_rollback_followers_first_the_leader_last(bed, nodes, pr
         assert max(starts.values()) == starts[leader], starts
         assert f"[k8s-{leader}]" in progress and "step=wait-new" in progress, "progress streamed"
         assert rollout_leftovers(tb) == ([], ""), "step pods deleted, lock released"
-    code, report, _ = rollout(tb, nodes, "--status")
+    code, report, _ = rollout(tb, nodes, "--status", as_operator)
     assert code == 0
     assert all("v1.0.3 running, ready" in c["detail"] and "rolled-back" in c["detail"]
                for c in report["nodes"] if c["name"].startswith("node ")), report["nodes"]

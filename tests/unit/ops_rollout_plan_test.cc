@@ -1,11 +1,11 @@
 // lib/ops/rollout_plan: the rollout's decisions as pure functions, from API JSON as the API
 // server writes it: which nodes and in which order, the step pod, how it ended, the lock.
 
-#include "ops/rollout_plan.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+
+#include "ops/rollout_plan.h"
 
 namespace kvip::ops {
 namespace {
@@ -18,9 +18,8 @@ std::string NodeJson(const std::string& name, bool control_plane, const std::str
   std::string labels = control_plane ? R"("node-role.kubernetes.io/control-plane":"")" : "";
   std::string annotations =
       host_root.empty() ? "" : R"("kvip-exporter.dev/host-root":")" + host_root + "\"";
-  return R"({"metadata":{"name":")" + name + R"(","labels":{)" + labels +
-         R"(},"annotations":{)" + annotations +
-         R"(}},"status":{"addresses":[{"type":"Hostname","address":")" + name +
+  return R"({"metadata":{"name":")" + name + R"(","labels":{)" + labels + R"(},"annotations":{)" +
+         annotations + R"(}},"status":{"addresses":[{"type":"Hostname","address":")" + name +
          R"("},{"type":"InternalIP","address":")" + ip + R"("}]}})";
 }
 
@@ -29,10 +28,11 @@ std::string MirrorPodJson(const std::string& node, const std::string& tag, bool 
          R"("},"spec":{"nodeName":")" + node +
          R"(","containers":[{"name":"kube-vip","image":"ghcr.io/kube-vip/kube-vip:)" + tag +
          R"(","volumeMounts":[{"name":"kubeconfig","mountPath":"/etc/kubernetes/admin.conf"}]}],)"
-         R"("volumes":[{"name":"kubeconfig","hostPath":{"path":"/srv/)" + node +
+         R"("volumes":[{"name":"kubeconfig","hostPath":{"path":"/srv/)" +
+         node +
          R"(/etc/kubernetes/admin.conf"}}]},"status":{"phase":"Running","containerStatuses":[)"
-         R"({"name":"kube-vip","image":"ghcr.io/kube-vip/kube-vip:)" + tag + R"(","ready":)" +
-         (ready ? "true" : "false") +
+         R"({"name":"kube-vip","image":"ghcr.io/kube-vip/kube-vip:)" +
+         tag + R"(","ready":)" + (ready ? "true" : "false") +
          R"(,"restartCount":0,"state":{"running":{"startedAt":"2026-12-01T10:00:00Z"}}}]}})";
 }
 
@@ -138,7 +138,9 @@ TEST(RolloutStepPod, UnderHostRoot) {
 }
 
 TEST(RolloutStepPod, JudgedFromItsStatus) {
-  auto judge = [](const std::string& status) { return JudgeStepPod("{\"status\":" + status + "}"); };
+  auto judge = [](const std::string& status) {
+    return JudgeStepPod("{\"status\":" + status + "}");
+  };
   EXPECT_EQ(judge(R"({"phase":"Pending"})").phase, StepPodState::kPending);
   EXPECT_EQ(judge(R"({"phase":"Running","containerStatuses":[{"state":{"running":{}}}]})").phase,
             StepPodState::kRunning);
@@ -195,8 +197,8 @@ TEST(RolloutLock, FreeOursExpiredOrDeadIsTakenAFreshOneIsRefusedWithItsExpiry) {
 
 TEST(RolloutLock, TheLeaseWeWriteReadsBack) {
   std::string error;
-  auto holder = ParseLockLease(LockLeaseJson("kube-system", "h/1/2", 1'800'000'000.25, "42", "d"),
-                               error);
+  auto holder =
+      ParseLockLease(LockLeaseJson("kube-system", "h/1/2", 1'800'000'000.25, "42", "d"), error);
   ASSERT_TRUE(holder) << error;
   EXPECT_EQ(holder->identity, "h/1/2");
   EXPECT_DOUBLE_EQ(holder->renew_time, 1'800'000'000.25);
