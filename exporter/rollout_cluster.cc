@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/json_member.h"
+#include "common/logging.h"
 #include "common/metric_family.h"
 #include "ops/cluster_state.h"
 
@@ -100,6 +101,10 @@ HttpResponse RolloutCluster::Request(const std::string& method, const std::strin
     size_t index = (current_ + tried) % clients_.size();
     r = clients_[index]->Request(method, path, body, timeout);
     if (r.ok) {
+      if (index != current_)
+        LogWarn("the API server did not answer at one address; carrying on through another",
+                {{"failed", clients_[current_]->config().server},
+                 {"now", clients_[index]->config().server}});
       current_ = index;
       return r;
     }

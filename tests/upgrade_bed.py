@@ -34,6 +34,14 @@ def exporter_binary():
     pytest.fail("no kvip-exporter binary: build it (tools/test) or set KVIP_EXPORTER_BIN")
 
 
+def json_report(completed):
+    """The JSON report a one-shot mode printed (--output json), or what it printed instead."""
+    try:
+        return json.loads(completed.stdout)
+    except json.JSONDecodeError:
+        return {"unparsed": completed.stdout, "stderr": completed.stderr[-3000:]}
+
+
 class Node:
     """One testbed node's paths, and the upgrade tool run inside its namespaces."""
 
@@ -60,10 +68,7 @@ class Node:
     def run(self, mode, *args, timeout=400):
         """(exit code, JSON report) of `kvip-exporter MODE ...` inside the node."""
         r = self.tb.exec(self.name, *self.argv(mode, *args), check=False, timeout=timeout)
-        try:
-            report = json.loads(r.stdout)
-        except json.JSONDecodeError:
-            report = {"unparsed": r.stdout, "stderr": r.stderr[-3000:]}
+        report = json_report(r)
         print(f"{mode} on {self.name} {' '.join(args)} -> exit {r.returncode}: "
               f"{report.get('result')} {report.get('message', '')}")
         for check in report.get("preflight", []) + report.get("steps", []) + report.get("checks", []):

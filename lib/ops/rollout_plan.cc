@@ -27,6 +27,19 @@ void KeyStr(JsonWriter& w, const char* key, const std::string& value) {
   Str(w, value);
 }
 
+// `{"apiVersion":..,"kind":..,"metadata":{"name":..,"namespace":..` with metadata left open
+// for the caller's further fields.
+void OpenObject(JsonWriter& w, const char* api_version, const char* kind, const std::string& name,
+                const std::string& namespace_) {
+  w.StartObject();
+  KeyStr(w, "apiVersion", api_version);
+  KeyStr(w, "kind", kind);
+  Key(w, "metadata");
+  w.StartObject();
+  KeyStr(w, "name", name);
+  KeyStr(w, "namespace", namespace_);
+}
+
 // The hostPath of the volume kube-vip mounts at /etc/kubernetes/*.conf (admin.conf, or
 // super-admin.conf on a kubeadm cluster's first node).
 std::string KubeconfigHostPath(const Value& pod_spec, const std::string& container) {
@@ -205,13 +218,7 @@ std::string StepPodJson(const StepPodSpec& spec) {
   const std::string socket_in_pod = "/run/containerd/containerd.sock";
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
-  w.StartObject();
-  KeyStr(w, "apiVersion", "v1");
-  KeyStr(w, "kind", "Pod");
-  Key(w, "metadata");
-  w.StartObject();
-  KeyStr(w, "name", spec.name);
-  KeyStr(w, "namespace", spec.namespace_);
+  OpenObject(w, "v1", "Pod", spec.name, spec.namespace_);
   Key(w, "labels");
   w.StartObject();
   KeyStr(w, "app.kubernetes.io/name", "kvip-exporter");
@@ -455,13 +462,7 @@ std::string LockLeaseJson(const std::string& namespace_, const std::string& me, 
                           const std::string& resource_version, const std::string& description) {
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
-  w.StartObject();
-  KeyStr(w, "apiVersion", "coordination.k8s.io/v1");
-  KeyStr(w, "kind", "Lease");
-  Key(w, "metadata");
-  w.StartObject();
-  KeyStr(w, "name", kRolloutLockName);
-  KeyStr(w, "namespace", namespace_);
+  OpenObject(w, "coordination.k8s.io/v1", "Lease", kRolloutLockName, namespace_);
   if (!resource_version.empty()) KeyStr(w, "resourceVersion", resource_version);
   Key(w, "annotations");
   w.StartObject();
@@ -518,13 +519,7 @@ std::string RecordConfigMapJson(const std::string& namespace_, const RolloutReco
 
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
-  w.StartObject();
-  KeyStr(w, "apiVersion", "v1");
-  KeyStr(w, "kind", "ConfigMap");
-  Key(w, "metadata");
-  w.StartObject();
-  KeyStr(w, "name", kRolloutRecordName);
-  KeyStr(w, "namespace", namespace_);
+  OpenObject(w, "v1", "ConfigMap", kRolloutRecordName, namespace_);
   w.EndObject();
   Key(w, "data");
   w.StartObject();
