@@ -66,6 +66,19 @@ std::string KubeconfigHostPath(const Value& pod_spec, const std::string& contain
   return "";
 }
 
+// A literal `value` of the container's env (valueFrom is not resolved), or "".
+std::string ContainerEnv(const Value& pod_spec, const std::string& container, const char* name) {
+  const Value* containers = json::Member(pod_spec, "containers");
+  for (rapidjson::SizeType i = 0; containers && containers->IsArray() && i < containers->Size();
+       ++i) {
+    if (json::String((*containers)[i], "name") != container) continue;
+    const Value* env = json::Member((*containers)[i], "env");
+    for (rapidjson::SizeType j = 0; env && env->IsArray() && j < env->Size(); ++j)
+      if (json::String((*env)[j], "name") == name) return json::String((*env)[j], "value");
+  }
+  return "";
+}
+
 }  // namespace
 
 Result<Discovery> DiscoverRolloutNodes(std::string_view node_list_json,
@@ -112,8 +125,15 @@ Result<Discovery> DiscoverRolloutNodes(std::string_view node_list_json,
          ++i) {
       const Value* pod_metadata = json::Member((*pod_items)[i], "metadata");
       const Value* spec = json::Member((*pod_items)[i], "spec");
-      if (pod_metadata && spec && json::String(*pod_metadata, "name") == pod->name)
-        node.kubeconfig_host_path = KubeconfigHostPath(*spec, container);
+      if (!pod_metadata || !spec || json::String(*pod_metadata, "name") != pod->name) continue;
+      node.kubeconfig_host_path = KubeconfigHostPath(*spec, container);
+      // kube-vip's own env names the VIP (`address`, or the older `vip_address`) and its port.
+      node.vip = ContainerEnv(*spec, container, "address");
+      if (node.vip.empty()) node.vip = ContainerEnv(*spec, container, "vip_address");
+      const std::string port = ContainerEnv(*spec, container, "port");
+      if (!port.empty() && port.find_first_not_of("0123456789") == std::string::npos &&
+          port.size() < 6)
+        node.vip_port = std::stoi(port);
     }
     discovery.nodes.push_back(std::move(node));
   }

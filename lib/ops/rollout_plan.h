@@ -26,6 +26,8 @@ struct RolloutNode {
   std::string host_root = "/";
   KubeVipPod pod;                    // its kube-vip mirror pod
   std::string kubeconfig_host_path;  // the kubeconfig kube-vip mounts (its hostPath)
+  std::string vip;                   // from kube-vip's env; "" when not a literal value
+  int vip_port = 6443;
 };
 
 // Control-plane Nodes (by label) that run a kube-vip mirror pod `<pod_name>-<node>`, sorted

@@ -27,7 +27,8 @@ std::string MirrorPodJson(const std::string& node, const std::string& tag, bool 
   return R"({"metadata":{"name":"kube-vip-)" + node + R"(","uid":"u-)" + node +
          R"("},"spec":{"nodeName":")" + node +
          R"(","containers":[{"name":"kube-vip","image":"ghcr.io/kube-vip/kube-vip:)" + tag +
-         R"(","volumeMounts":[{"name":"kubeconfig","mountPath":"/etc/kubernetes/admin.conf"}]}],)"
+         R"(","env":[{"name":"port","value":"6443"},{"name":"address","value":"10.10.30.10"}],)"
+         R"("volumeMounts":[{"name":"kubeconfig","mountPath":"/etc/kubernetes/admin.conf"}]}],)"
          R"("volumes":[{"name":"kubeconfig","hostPath":{"path":"/srv/)" +
          node +
          R"(/etc/kubernetes/admin.conf"}}]},"status":{"phase":"Running","containerStatuses":[)"
@@ -57,6 +58,8 @@ TEST(RolloutDiscovery, ControlPlaneNodesWithKubeVipSortedWithTheirRootsAndKubeco
   EXPECT_EQ(d.nodes[0].host_root, "/tb/cp1");
   EXPECT_EQ(d.nodes[0].internal_ip, "10.10.30.11");
   EXPECT_EQ(d.nodes[0].kubeconfig_host_path, "/srv/k8s-cp1/etc/kubernetes/admin.conf");
+  EXPECT_EQ(d.nodes[0].vip, "10.10.30.10");
+  EXPECT_EQ(d.nodes[0].vip_port, 6443);
   EXPECT_EQ(d.nodes[2].host_root, "/") << "no annotation: the machine's root";
   EXPECT_THAT(d.without_kubevip, ElementsAre("k8s-cp4")) << "workers are not listed at all";
 }
