@@ -337,6 +337,15 @@ int Rollouter::Finish(const std::string& result, int exit_code, const std::strin
   report.sections.push_back(Report::Section::Checks("preflight", "preflight", preflight_));
   report.sections.push_back(Report::Section::Checks("nodes", "nodes", steps_));
   report.sections.push_back(Report::Section::Checks("verify", "verify", verify_));
+  // Where every node stands now, whatever happened: which nodes are on which version.
+  std::vector<std::string> versions;
+  if (cluster_ && !o_.status) {
+    if (auto now = cluster_->Discover(o_.pod_name, o_.container))
+      for (const ops::RolloutNode& n : now->nodes)
+        versions.push_back(n.name + ": " + ops::TagOf(n.pod.image) +
+                           (n.pod.running && n.pod.ready ? ", ready" : ", NOT ready"));
+  }
+  report.sections.push_back(Report::Section::List("versions", "versions now", versions));
   report.last_line = "result: " + result + " (exit " + std::to_string(exit_code) + "): " + message;
   RenderReport(std::cout, format_, report);
   return exit_code;

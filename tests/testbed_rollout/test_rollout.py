@@ -190,6 +190,7 @@ def test_a_follower_that_cannot_run_the_new_version_stops_the_rollout(bed, nodes
     assert "later nodes untouched" in report["message"] or "untouched" in report["message"]
     for name, node in nodes.items():
         assert node.manifest.read_text() == pristine[name], f"{name} on the old version"
+    assert sorted(report["versions"]) == [f"k8s-{n}: v1.0.3, ready" for n in NODES], report["versions"]
     assert nodes[followers[0]].state()["step"] == "rolled-back"
     assert all(nodes[n].state() is None for n in NODES if n != followers[0]), "the others untouched"
     code, status, _ = rollout(tb, nodes, "--status")
