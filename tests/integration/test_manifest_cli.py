@@ -214,9 +214,11 @@ def test_upgrade_state_that_disagrees_is_refused_with_what_to_do(netns, exporter
 def test_verify_without_api_fails_with_reasons(netns, exporter_bin, node_tree):
     out = mode(netns, exporter_bin, "verify", f"--kubevip.manifest={manifest_of(node_tree)}",
                f"--kubeconfig={node_tree}/missing-kubeconfig", "--output=json")
-    assert out.returncode == 1, out
+    # The first failing item in checklist order decides the code: the VIP's /healthz (3).
+    assert out.returncode == 3, out
     report = json.loads(out.stdout)
     assert report["ok"] is False and report["expected_version"] == "v1.0.3"
+    assert report["exit_code"] == 3 and report["failed_item"] == "vip"
     details = " ".join(c["detail"] for c in report["checks"] if not c["ok"])
     assert "missing-kubeconfig" in details, details
 
