@@ -178,6 +178,28 @@ def test_upgrade_without_a_cluster_refuses_in_preflight_and_changes_nothing(netn
     assert not (node_tree / "state" / "upgrade-state.json").exists()
 
 
+@pytest.mark.parametrize("runtime,env,flag,expected", [
+    ("ctr", {"CONTAINERD_ADDRESS": "env-containerd.sock"}, None, "env-containerd.sock"),
+    ("ctr", {"CONTAINERD_ADDRESS": "env-containerd.sock"}, "--containerd-address=flag.sock", "flag.sock"),
+    ("crictl", {"CONTAINER_RUNTIME_ENDPOINT": "unix:///env-cri.sock"}, None, "unix:///env-cri.sock"),
+    ("crictl", {"CONTAINER_RUNTIME_ENDPOINT": "unix:///env-cri.sock"},
+     "--runtime-endpoint=unix:///flag-cri.sock", "unix:///flag-cri.sock"),
+])
+def test_upgrade_reads_the_runtime_socket_from_the_environment_as_ctr_and_crictl_do(
+        netns, exporter_bin, node_tree, runtime, env, flag, expected):
+    """No flag: $CONTAINERD_ADDRESS (ctr) and $CONTAINER_RUNTIME_ENDPOINT (crictl); a flag wins.
+    The preflight's runtime line shows the argv it ran."""
+    out = netns.run(exporter_bin, "upgrade", "--to=v1.0.4", f"--kubevip.manifest={manifest_of(node_tree)}",
+                    f"--kubeconfig={node_tree}/missing-kubeconfig", f"--state-dir={node_tree}/state",
+                    f"--runtime={runtime}", "--preflight-wait=0s", "--output=json", "--log.level=warn",
+                    *([flag] if flag else []), check=False, timeout=60, env={**os.environ, **env})
+    assert out.returncode == 4, out
+    runtime_line = next(c for c in json.loads(out.stdout)["preflight"] if c["name"] == "runtime")
+    assert expected in runtime_line["detail"], runtime_line
+    if flag:
+        assert next(iter(env.values())) not in runtime_line["detail"], runtime_line
+
+
 def test_upgrade_state_that_disagrees_is_refused_with_what_to_do(netns, exporter_bin, node_tree):
     manifest = manifest_of(node_tree)
     state_dir = node_tree / "state"
