@@ -203,13 +203,9 @@ class Monitoring:
 
     def stop(self):
         for proc in self.procs.values():
-            proc.send_signal(signal.SIGCONT)
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)  # a test may have left it stopped
+            _shared_helpers().stop_process(proc, timeout=15)
 
     def api(self, path, **params):
         url = f"{PROM_URL}{path}?{urllib.parse.urlencode(params)}"
