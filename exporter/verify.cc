@@ -4,6 +4,7 @@
 
 #include "exit_codes.h"
 #include "ops/verify_baseline.h"
+#include "ops/verify_checklist.h"
 #include "report.h"
 
 namespace kvip {

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "ops/cluster_access.h"
-#include "ops/verify_checklist.h"
 
 namespace kvip {
 
