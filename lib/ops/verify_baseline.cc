@@ -18,6 +18,12 @@ namespace {
 constexpr size_t kMaxBaselineBytes = 1 << 20;
 constexpr int kBaselineFormat = 1;
 
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void WriteString(JsonWriter& w, const std::string& value) {  // with its length: NULs kept
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
 // Which static pod `pod` is: its config hash, else (an API server not showing it) its uid.
 std::string Identity(const std::string& config_hash, const std::string& uid) {
   return config_hash.empty() ? uid : config_hash;
@@ -49,7 +55,7 @@ Result<VerifyBaseline> CaptureBaseline(const ClusterAccess& access) {
 
 std::string BaselineJson(const VerifyBaseline& baseline) {
   rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  JsonWriter w(buffer);
   w.StartObject();
   w.Key("version");
   w.Int(kBaselineFormat);
@@ -60,11 +66,11 @@ std::string BaselineJson(const VerifyBaseline& baseline) {
   for (const BaselinePod& pod : baseline.pods) {
     w.StartObject();
     w.Key("node");
-    w.String(pod.node.c_str());
+    WriteString(w, pod.node);
     w.Key("pod_uid");
-    w.String(pod.pod_uid.c_str());
+    WriteString(w, pod.pod_uid);
     w.Key("config_hash");
-    w.String(pod.config_hash.c_str());
+    WriteString(w, pod.config_hash);
     w.Key("restart_count");
     w.Int(pod.restart_count);
     w.Key("started_at");
@@ -78,7 +84,8 @@ std::string BaselineJson(const VerifyBaseline& baseline) {
 
 std::optional<VerifyBaseline> ParseBaseline(std::string_view json, std::string& error) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
+  // Full precision: the times must read back exactly as they were written.
+  doc.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     error = "not a JSON object";
     return std::nullopt;
