@@ -245,6 +245,26 @@ def test_verify_without_api_fails_with_reasons(netns, exporter_bin, node_tree):
     assert "missing-kubeconfig" in details, details
 
 
+def test_verify_baseline_usage_errors_exit_2(netns, exporter_bin, node_tree):
+    manifest = f"--kubevip.manifest={manifest_of(node_tree)}"
+    out = mode(netns, exporter_bin, "verify", manifest, f"--baseline={node_tree}/missing.json")
+    assert out.returncode == 2, out
+    assert f"--baseline: {node_tree}/missing.json: cannot read: No such file or directory" in out.stderr
+    (node_tree / "garbage.json").write_text("{\"version\": 1, \"pods\": [{\"node\": \"cp1\"}]}")
+    out = mode(netns, exporter_bin, "verify", manifest, f"--baseline={node_tree}/garbage.json")
+    assert out.returncode == 2, out
+    assert f"{node_tree}/garbage.json: pods[0]: needs a node" in out.stderr
+    out = mode(netns, exporter_bin, "verify", manifest, "--baseline=a", "--record-baseline=b")
+    assert out.returncode == 2 and "one or the other" in out.stderr, out
+    # Recording without an API server: nothing written, exit 1, the reason in the report.
+    out = mode(netns, exporter_bin, "verify", manifest, f"--kubeconfig={node_tree}/missing-kubeconfig",
+               f"--record-baseline={node_tree}/baseline.json", "--output=json")
+    assert out.returncode == 1, out
+    report = json.loads(out.stdout)
+    assert report["ok"] is False and "missing-kubeconfig" in report["checks"][0]["detail"]
+    assert not (node_tree / "baseline.json").exists()
+
+
 def test_recover_stale_lease_without_api_cannot_check(netns, exporter_bin, node_tree):
     out = mode(netns, exporter_bin, "recover", f"--kubevip.manifest={manifest_of(node_tree)}",
                f"--kubeconfig={node_tree}/missing-kubeconfig")
