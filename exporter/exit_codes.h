@@ -6,6 +6,8 @@
 #include <span>
 #include <string>
 
+#include "ops/verify_checklist.h"
+
 namespace kvip {
 
 struct ExitCode {
@@ -43,6 +45,31 @@ inline constexpr ExitCode kRecoverWriteFailed{6, "write or delete failed"};
 inline constexpr ExitCode kRecoverExitCodes[] = {
     kRecoverOk,          kRecoverNotConfirmed, kRecoverUsage,      kRecoverBadBackup,
     kRecoverCannotCheck, kRecoverRefused,      kRecoverWriteFailed};
+
+// verify: one code per checklist item (ops::VerifyItem holds the numbers); when several
+// items fail, the first in checklist order, which is the lowest code.
+constexpr ExitCode VerifyCode(ops::VerifyItem item, const char* meaning) {
+  return {static_cast<int>(item), meaning};
+}
+inline constexpr ExitCode kVerifyOk{0, "every item passed (or --record-baseline written)"};
+inline constexpr ExitCode kVerifyBaselineUnavailable{
+    1, "--record-baseline: pods not readable or file not written"};
+inline constexpr ExitCode kVerifyUsage{2, "usage, or a --baseline file not readable"};
+inline constexpr ExitCode kVerifyExitCodes[] = {
+    kVerifyOk,
+    kVerifyBaselineUnavailable,
+    kVerifyUsage,
+    VerifyCode(ops::VerifyItem::kVip, "VIP /healthz not ok"),
+    VerifyCode(ops::VerifyItem::kPods,
+               "a control-plane node without a running, ready kube-vip on the version"),
+    VerifyCode(ops::VerifyItem::kMetrics, "a kube-vip :2112/metrics not answering"),
+    VerifyCode(ops::VerifyItem::kRestarts, "kube-vip restarted since the baseline"),
+    VerifyCode(ops::VerifyItem::kLockConflicts, "lock-conflict lines since the containers started"),
+    VerifyCode(ops::VerifyItem::kLease, "lease not held by a kube-vip node, or stale"),
+    VerifyCode(ops::VerifyItem::kPrometheusApi, "Prometheus unreachable or not its API"),
+    VerifyCode(ops::VerifyItem::kTargets, "an exporter (or kube-vip job) target not up"),
+    VerifyCode(ops::VerifyItem::kRules, "kube-vip rules not loaded or in error"),
+    VerifyCode(ops::VerifyItem::kAlerts, "a kube-vip alert firing")};
 
 // "Exit codes: 0 ...; 2 ...; ..." for a subcommand's --help footer.
 inline std::string ExitCodesHelp(std::span<const ExitCode> codes) {

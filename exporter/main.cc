@@ -206,11 +206,17 @@ int main(int argc, char** argv) {
   upgrade_cmd
       ->add_option("--runtime", upgrade.runtime, "Runtime CLI for the pre-pull: ctr or crictl.")
       ->capture_default_str();
+  // As ctr and crictl themselves: the environment when no flag is given; a flag wins.
   upgrade_cmd
-      ->add_option("--containerd-address", upgrade.containerd_address, "containerd's socket (ctr).")
+      ->add_option("--containerd-address", upgrade.containerd_address,
+                   "containerd's socket (ctr); default $CONTAINERD_ADDRESS, else this.")
+      ->envname("CONTAINERD_ADDRESS")
       ->capture_default_str();
-  upgrade_cmd->add_option("--runtime-endpoint", upgrade.runtime_endpoint,
-                          "CRI endpoint for crictl (default unix://<containerd address>).");
+  upgrade_cmd
+      ->add_option("--runtime-endpoint", upgrade.runtime_endpoint,
+                   "CRI endpoint for crictl (default $CONTAINER_RUNTIME_ENDPOINT, else "
+                   "unix://<containerd address>).")
+      ->envname("CONTAINER_RUNTIME_ENDPOINT");
   upgrade_cmd->add_option(
       "--ansible-group-vars", upgrade.ansible_group_vars,
       "Also set kubevip_version in this Ansible vars file, keeping its formatting.");
@@ -225,11 +231,36 @@ int main(int argc, char** argv) {
 
   kvip::VerifyOptions verify;
   CLI::App* verify_cmd = app.add_subcommand(
-      "verify", "Run the kube-vip verification checklist; exit 0 when every check passes, else 1.");
+      "verify",
+      "Run the seed's post-upgrade checklist; exit 0 when every item passes, else the first "
+      "failing item's code.");
+  verify_cmd->footer(kvip::ExitCodesHelp(kvip::kVerifyExitCodes) +
+                     " Several items failing: the first in this order (the lowest code).");
   AddClusterFlags(*verify_cmd, verify.cluster, verify.output, serve);
   verify_cmd->add_option(
       "--expect-version", verify.expect_version,
       "Version every kube-vip pod must run (default: this node's manifest's tag).");
+  verify_cmd
+      ->add_option("--control-plane-selector", verify.control_plane_selector,
+                   "Label selector of the control-plane nodes, each of which must run kube-vip.")
+      ->capture_default_str();
+  verify_cmd->add_option("--record-baseline", verify.record_baseline,
+                         "Write every node's kube-vip pod and restart count to FILE and exit "
+                         "(before an upgrade).");
+  verify_cmd->add_option("--baseline", verify.baseline,
+                         "Judge restarts against FILE (from --record-baseline); without it "
+                         "restarts are reported, not judged.");
+  verify_cmd->add_option("--prometheus-url", verify.prometheus_url,
+                         "Also check Prometheus (e.g. http://prometheus:9090): exporter targets "
+                         "up, kube-vip rules loaded, no kube-vip alert firing.");
+  verify_cmd
+      ->add_option("--prometheus-exporter-job", verify.prometheus_exporter_job,
+                   "Job of the kvip-exporter targets (the mixin's selector).")
+      ->capture_default_str();
+  verify_cmd
+      ->add_option("--prometheus-kubevip-job", verify.prometheus_kubevip_job,
+                   "Job of kube-vip's own :2112 targets; judged when Prometheus has it.")
+      ->capture_default_str();
 
   kvip::RecoverOptions recover;
   CLI::App* recover_cmd = app.add_subcommand(

@@ -276,14 +276,14 @@ int Rollouter::Run() {
     return Finish(o_.dry_run ? "planned" : "refused", code,
                   "a node's preflight failed; nothing was changed");
   if (o_.dry_run) return Finish("planned", kRolloutOk, "dry run: nothing was changed");
-  baseline_ = CaptureBaseline(*cluster_, discovery_);
+  RolloutVerify verify = PrepareVerify(o_, discovery_);
   if (int code = StepNodes(); code >= 0) return code;
-  verify_ = VerifyAfterRollout(*cluster_, o_, baseline_, record_);
-  const bool verified =
-      std::all_of(verify_.begin(), verify_.end(), [](const Check& c) { return c.ok; });
-  return Finish(verified ? "done" : "verify-failed", verified ? kRolloutOk : kRolloutVerifyFailed,
-                verified ? "every node stepped in order and verify passed"
-                         : "every node stepped, but verify failed");
+  std::string failed_item;
+  verify_ = VerifyAfterRollout(verify, o_, record_, failed_item);
+  return Finish(failed_item.empty() ? "done" : "verify-failed",
+                failed_item.empty() ? kRolloutOk : kRolloutVerifyFailed,
+                failed_item.empty() ? "every node stepped in order and verify passed"
+                                    : "every node stepped, but verify failed: " + failed_item);
 }
 
 int Rollouter::Status() {

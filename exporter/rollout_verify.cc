@@ -1,46 +1,54 @@
 #include "rollout_verify.h"
 
-#include <algorithm>
+#include <set>
+
+#include "ops/verify_checklist.h"
 
 namespace kvip::rollout_detail {
 
-VerifyBaseline CaptureBaseline(RolloutCluster& /*cluster*/, const ops::Discovery& discovery) {
-  VerifyBaseline baseline;
-  for (const ops::RolloutNode& n : discovery.nodes)
-    baseline.by_node[n.name] = {n.pod.uid, n.pod.restart_count};
-  return baseline;
+RolloutVerify PrepareVerify(const RolloutOptions& options, const ops::Discovery& discovery) {
+  ops::ClusterOptions cluster;
+  cluster.kubevip_manifest = "";  // this machine need not be a node
+  cluster.kubeconfig = options.kubeconfig;
+  cluster.vip_healthz_insecure = options.vip_healthz_insecure;
+  for (const ops::RolloutNode& node : discovery.nodes) {
+    if (node.vip.empty()) continue;
+    cluster.vip_address = node.vip;
+    cluster.vip_port = node.vip_port;
+    break;
+  }
+  RolloutVerify verify{ops::OpenClusterAccess(cluster), std::nullopt, ""};
+  auto baseline = ops::CaptureBaseline(verify.access);
+  if (baseline)
+    verify.baseline = std::move(*baseline);
+  else
+    verify.baseline_error = baseline.error();
+  return verify;
 }
 
-std::vector<ops::Check> VerifyAfterRollout(RolloutCluster& cluster, const RolloutOptions& options,
-                                           const VerifyBaseline& baseline,
-                                           const ops::RolloutRecord& record) {
-  std::vector<ops::Check> checks;
-  auto discovered = cluster.Discover(options.pod_name, options.container);
-  if (!discovered) return {{"pods", false, discovered.error()}};
-  for (const ops::RolloutNode& n : discovered->nodes) {
-    std::string expect = options.to;
-    if (options.rollback) {
-      auto rec = std::find_if(record.nodes.begin(), record.nodes.end(),
-                              [&](const ops::NodeRecord& r) { return r.node == n.name; });
-      expect = rec != record.nodes.end() ? ops::TagOf(rec->from) : ops::TagOf(n.pod.image);
-    }
-    checks.push_back({"pod " + n.name, ops::NodeOnVersion(n.pod, expect),
-                      n.pod.name + " " + ops::TagOf(n.pod.status_image) +
-                          (n.pod.running ? " running" : " not running") +
-                          (n.pod.ready ? ", ready" : ", not ready") + "; expected " + expect});
-    auto before = baseline.by_node.find(n.name);
-    const bool same_pod = before != baseline.by_node.end() && before->second.uid == n.pod.uid;
-    const int allowed = same_pod ? before->second.restarts : 0;
-    checks.push_back({"restarts " + n.name, n.pod.restart_count <= allowed,
-                      std::to_string(n.pod.restart_count) + " restarts" +
-                          (same_pod ? " (" + std::to_string(allowed) + " when the rollout began)"
-                                    : " since the pod was recreated by the step")});
+std::vector<ops::Check> VerifyAfterRollout(const RolloutVerify& verify,
+                                           const RolloutOptions& options,
+                                           const ops::RolloutRecord& record,
+                                           std::string& failed_item) {
+  ops::VerifyInputs inputs;
+  inputs.expect_version = options.to;
+  if (options.rollback) {
+    // Back to what each node had: one version when they all had the same (the usual case).
+    std::set<std::string> before;
+    for (const ops::NodeRecord& node : record.nodes) before.insert(ops::TagOf(node.from));
+    inputs.expect_version = before.size() == 1 ? *before.begin() : "";
   }
-  bool fresh = false;
-  auto holder = cluster.LeaseHolder(options.lease_namespace, options.lease_name, fresh);
-  checks.push_back(
-      {"lease", holder && fresh,
-       holder ? "held by " + *holder + (fresh ? ", fresh" : ", NOT fresh") : holder.error()});
+  inputs.baseline = verify.baseline ? &*verify.baseline : nullptr;
+  inputs.prometheus_url = options.prometheus_url;
+  ops::VerifyOutcome outcome = ops::RunVerifyChecklist(verify.access, inputs);
+  std::vector<ops::Check> checks = outcome.Checks();
+  failed_item = outcome.FirstFailure();
+  if (!verify.baseline) {
+    checks.push_back({"baseline", false,
+                      "no baseline was taken before the first step, so restarts were not judged: " +
+                          verify.baseline_error});
+    if (failed_item.empty()) failed_item = "baseline";
+  }
   return checks;
 }
 

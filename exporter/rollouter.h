@@ -70,7 +70,6 @@ class Rollouter {
   bool interrupted_ = false;
   std::string rollout_id_;
   ops::RolloutRecord record_;
-  VerifyBaseline baseline_;
   std::vector<std::string> plan_;
   std::vector<Check> preflight_;
   std::vector<Check> steps_;

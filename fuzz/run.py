@@ -26,6 +26,7 @@ MAX_LEN = {
     "manifest_parse": 8192,
     "manifest_rewrite": 8192,
     "manifest_api_json": 32768,
+    "verify_json": 32768,
     "kubeconfig": 8192,
     "netlink_route": 8192,
     "cri_log": 8192,

@@ -49,6 +49,18 @@ def wait_for(condition, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds; reaps it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def run(*argv, check=True, netns=None, **kw):
     """Runs argv (optionally inside a network namespace) and returns CompletedProcess."""
     argv = [str(a) for a in argv]
@@ -122,13 +134,7 @@ class Netns:
 
     def close(self):
         for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
         subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 

@@ -178,6 +178,28 @@ def test_upgrade_without_a_cluster_refuses_in_preflight_and_changes_nothing(netn
     assert not (node_tree / "state" / "upgrade-state.json").exists()
 
 
+@pytest.mark.parametrize("runtime,env,flag,expected", [
+    ("ctr", {"CONTAINERD_ADDRESS": "env-containerd.sock"}, None, "env-containerd.sock"),
+    ("ctr", {"CONTAINERD_ADDRESS": "env-containerd.sock"}, "--containerd-address=flag.sock", "flag.sock"),
+    ("crictl", {"CONTAINER_RUNTIME_ENDPOINT": "unix:///env-cri.sock"}, None, "unix:///env-cri.sock"),
+    ("crictl", {"CONTAINER_RUNTIME_ENDPOINT": "unix:///env-cri.sock"},
+     "--runtime-endpoint=unix:///flag-cri.sock", "unix:///flag-cri.sock"),
+])
+def test_upgrade_reads_the_runtime_socket_from_the_environment_as_ctr_and_crictl_do(
+        netns, exporter_bin, node_tree, runtime, env, flag, expected):
+    """No flag: $CONTAINERD_ADDRESS (ctr) and $CONTAINER_RUNTIME_ENDPOINT (crictl); a flag wins.
+    The preflight's runtime line shows the argv it ran."""
+    out = netns.run(exporter_bin, "upgrade", "--to=v1.0.4", f"--kubevip.manifest={manifest_of(node_tree)}",
+                    f"--kubeconfig={node_tree}/missing-kubeconfig", f"--state-dir={node_tree}/state",
+                    f"--runtime={runtime}", "--preflight-wait=0s", "--output=json", "--log.level=warn",
+                    *([flag] if flag else []), check=False, timeout=60, env={**os.environ, **env})
+    assert out.returncode == 4, out
+    runtime_line = next(c for c in json.loads(out.stdout)["preflight"] if c["name"] == "runtime")
+    assert expected in runtime_line["detail"], runtime_line
+    if flag:
+        assert next(iter(env.values())) not in runtime_line["detail"], runtime_line
+
+
 def test_upgrade_state_that_disagrees_is_refused_with_what_to_do(netns, exporter_bin, node_tree):
     manifest = manifest_of(node_tree)
     state_dir = node_tree / "state"
@@ -214,11 +236,33 @@ def test_upgrade_state_that_disagrees_is_refused_with_what_to_do(netns, exporter
 def test_verify_without_api_fails_with_reasons(netns, exporter_bin, node_tree):
     out = mode(netns, exporter_bin, "verify", f"--kubevip.manifest={manifest_of(node_tree)}",
                f"--kubeconfig={node_tree}/missing-kubeconfig", "--output=json")
-    assert out.returncode == 1, out
+    # The first failing item in checklist order decides the code: the VIP's /healthz (3).
+    assert out.returncode == 3, out
     report = json.loads(out.stdout)
     assert report["ok"] is False and report["expected_version"] == "v1.0.3"
+    assert report["exit_code"] == 3 and report["failed_item"] == "vip"
     details = " ".join(c["detail"] for c in report["checks"] if not c["ok"])
     assert "missing-kubeconfig" in details, details
+
+
+def test_verify_baseline_usage_errors_exit_2(netns, exporter_bin, node_tree):
+    manifest = f"--kubevip.manifest={manifest_of(node_tree)}"
+    out = mode(netns, exporter_bin, "verify", manifest, f"--baseline={node_tree}/missing.json")
+    assert out.returncode == 2, out
+    assert f"--baseline: {node_tree}/missing.json: cannot read: No such file or directory" in out.stderr
+    (node_tree / "garbage.json").write_text("{\"version\": 1, \"pods\": [{\"node\": \"cp1\"}]}")
+    out = mode(netns, exporter_bin, "verify", manifest, f"--baseline={node_tree}/garbage.json")
+    assert out.returncode == 2, out
+    assert f"{node_tree}/garbage.json: pods[0]: needs a node" in out.stderr
+    out = mode(netns, exporter_bin, "verify", manifest, "--baseline=a", "--record-baseline=b")
+    assert out.returncode == 2 and "one or the other" in out.stderr, out
+    # Recording without an API server: nothing written, exit 1, the reason in the report.
+    out = mode(netns, exporter_bin, "verify", manifest, f"--kubeconfig={node_tree}/missing-kubeconfig",
+               f"--record-baseline={node_tree}/baseline.json", "--output=json")
+    assert out.returncode == 1, out
+    report = json.loads(out.stdout)
+    assert report["ok"] is False and "missing-kubeconfig" in report["checks"][0]["detail"]
+    assert not (node_tree / "baseline.json").exists()
 
 
 def test_recover_stale_lease_without_api_cannot_check(netns, exporter_bin, node_tree):

@@ -32,6 +32,9 @@ def test_rolling_upgrade_followers_first_then_the_leader(baseline, nodes, pristi
     followers, leader = followers_and_leader(tb)
     group_vars = tmp_path / "all.yml"
     shutil.copy(GROUP_VARS, group_vars)
+    verify_baseline = tmp_path / "verify-baseline.json"
+    code, report = nodes["cp1"].run("verify", f"--record-baseline={verify_baseline}")
+    assert code == 0, report
     probe = VipProbe(tb, nodes)
     try:
         # The guard: the leader first is refused, naming the nodes to do first.
@@ -65,8 +68,11 @@ def test_rolling_upgrade_followers_first_then_the_leader(baseline, nodes, pristi
           f"unavailable {total:.2f}s in total, longest {longest:.2f}s")
     assert group_vars.read_text() == GROUP_VARS.read_text().replace('kubevip_version: "v1.0.3"',
                                                                     'kubevip_version: "v1.0.4"')
-    code, report = nodes["cp1"].run("verify", "--expect-version=v1.0.4")
+    code, report = nodes["cp1"].run("verify", "--expect-version=v1.0.4", f"--baseline={verify_baseline}")
     assert code == 0, report
+    # Every pod was recreated by its manifest change, none restarted since: judged, passed.
+    restarts = next(c for c in report["checks"] if c["name"] == "restarts")
+    assert "none since the baseline" in restarts["detail"], restarts
     # Already there: verify-only, exit 0.
     code, report = nodes[leader].run("upgrade", "--to=v1.0.4")
     assert (code, report["result"]) == (0, "already-at-target"), report
