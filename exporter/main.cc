@@ -26,25 +26,34 @@ std::string VersionString() {
 }
 
 // A duration flag ("2s", "500ms") from min_ms to max_ms, default shown from `target`.
+// A duration flag with a unit ("500ms", "2s", "2m"): `units` maps each suffix to ticks of
+// Duration; a value outside [min, max] ticks is refused with `refusal`.
+template <typename Duration>
+void AddUnitDurationOption(CLI::App& app, const std::string& name, Duration& target,
+                           const std::string& help, std::map<std::string, double> units, double min,
+                           double max, std::string refusal, std::string default_text) {
+  app.add_option_function<double>(
+         name, [&target](double ticks) { target = Duration(std::llround(ticks)); }, help)
+      ->transform(CLI::AsNumberWithUnit(std::move(units), CLI::AsNumberWithUnit::UNIT_REQUIRED)
+                      .description(""))
+      ->check(CLI::Validator(
+          [min, max, refusal](std::string& ticks) {
+            double value = std::stod(ticks);
+            return value >= min && value <= max ? "" : refusal;
+          },
+          ""))
+      ->type_name("DURATION")
+      ->default_str(std::move(default_text));
+}
+
 void AddDurationOption(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
                        const std::string& help, double min_ms, double max_ms,
                        const std::string& range) {
   std::string default_text = target.count() % 1000 == 0
                                  ? std::to_string(target.count() / 1000) + "s"
                                  : std::to_string(target.count()) + "ms";
-  app.add_option_function<double>(
-         name, [&target](double ms) { target = std::chrono::milliseconds(std::llround(ms)); }, help)
-      ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1}, {"s", 1000}},
-                                        CLI::AsNumberWithUnit::UNIT_REQUIRED)
-                      .description(""))
-      ->check(CLI::Validator(
-          [min_ms, max_ms, range](std::string& ms) {
-            double value = std::stod(ms);
-            return value >= min_ms && value <= max_ms ? "" : "want a duration from " + range;
-          },
-          ""))
-      ->type_name("DURATION")
-      ->default_str(default_text);
+  AddUnitDurationOption(app, name, target, help, {{"ms", 1}, {"s", 1000}}, min_ms, max_ms,
+                        "want a duration from " + range, std::move(default_text));
 }
 
 // A per-scrape deadline flag ("2s", "500ms"): 1 ms to 60 s.
@@ -155,18 +164,8 @@ void AddClusterFlags(CLI::App& cmd, kvip::ops::ClusterOptions& o, std::string& o
 // A duration flag of the one-shot modes ("90s", "2m"), whole seconds.
 void AddSecondsOption(CLI::App& cmd, const std::string& name, std::chrono::seconds& target,
                       const std::string& help) {
-  cmd.add_option_function<double>(
-         name, [&target](double s) { target = std::chrono::seconds(std::llround(s)); }, help)
-      ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"s", 1}, {"m", 60}},
-                                        CLI::AsNumberWithUnit::UNIT_REQUIRED)
-                      .description(""))
-      ->check(CLI::Validator(
-          [](std::string& s) {
-            return std::stod(s) >= 0 && std::stod(s) <= 3600 ? "" : "want 0s to 60m";
-          },
-          ""))
-      ->type_name("DURATION")
-      ->default_str(std::to_string(target.count()) + "s");
+  AddUnitDurationOption(cmd, name, target, help, {{"s", 1}, {"m", 60}}, 0, 3600, "want 0s to 60m",
+                        std::to_string(target.count()) + "s");
 }
 
 }  // namespace

@@ -135,23 +135,18 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
         options.kubevip_pod_name.empty() ? "kube-vip-" + e.node_name : options.kubevip_pod_name;
     collectors.push_back(std::make_unique<KubeVipPodCollector>(loop, client, std::move(pod)));
   }
+  // Both background probes take their timing and TLS check from the --vip.healthz-* flags.
+  const ProbeSettings probe{.port = e.api_server_port,
+                            .timeout = options.vip_healthz_timeout,
+                            .interval = options.vip_healthz_interval,
+                            .insecure = options.vip_healthz_insecure};
   if (options.vip_healthz && !e.vip_address.empty()) {
-    VipHealthzOptions healthz;
-    healthz.vip = e.vip_address;
-    healthz.port = e.api_server_port;
-    healthz.timeout = options.vip_healthz_timeout;
-    healthz.interval = options.vip_healthz_interval;
-    healthz.insecure = options.vip_healthz_insecure;
-    collectors.push_back(std::make_unique<VipHealthzCollector>(loop, std::move(healthz), client));
+    collectors.push_back(std::make_unique<VipHealthzCollector>(
+        loop, VipHealthzOptions{probe, e.vip_address}, client));
   }
   if (options.apiserver_livez) {
-    ApiServerLivezOptions livez;
-    livez.url = options.apiserver_livez_url;
-    livez.port = e.api_server_port;
-    livez.timeout = options.vip_healthz_timeout;
-    livez.interval = options.vip_healthz_interval;
-    livez.insecure = options.vip_healthz_insecure;
-    collectors.push_back(std::make_unique<ApiServerLivezCollector>(loop, std::move(livez), client));
+    collectors.push_back(std::make_unique<ApiServerLivezCollector>(
+        loop, ApiServerLivezOptions{probe, options.apiserver_livez_url}, client));
   }
   return collectors;
 }

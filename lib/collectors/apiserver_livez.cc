@@ -1,6 +1,5 @@
 #include "collectors/apiserver_livez.h"
 
-#include "collectors/vip_healthz.h"
 #include "common/metric_family.h"
 
 namespace kvip {
@@ -44,17 +43,9 @@ kube::HealthProbeOptions ProbeOptions(const ApiServerLivezOptions& options,
 std::span<const FamilySpec> ApiServerLivezCollector::Families() { return kFamilies; }
 
 ApiServerLivezCollector::ApiServerLivezCollector(boost::asio::io_context& loop,
-                                                 ApiServerLivezOptions options,
+                                                 const ApiServerLivezOptions& options,
                                                  std::shared_ptr<kube::Client> client)
-    : probe_(loop, ProbeOptions(options, client.get())) {}
-
-bool ApiServerLivezCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
-  kube::HealthProbeResult last = probe_.Last();
-  if (!last.known) return false;
-  out.push_back(MakeFamily(kUp, last.up ? 1 : 0));
-  out.push_back(MakeFamily(kDuration, last.seconds));
-  out.push_back(MakeFamily(kLastProbe, last.timestamp));
-  return last.up;
-}
+    : HealthProbeCollector(loop, ProbeOptions(options, client.get()),
+                           {.up = kUp, .duration = kDuration, .last_probe = kLastProbe}) {}
 
 }  // namespace kvip

@@ -173,7 +173,7 @@ bool KubeVipScrapeCollector::Collect(std::vector<prometheus::MetricFamily>& out)
   for (auto& upstream : scrape.families) {
     if (upstream.metric.empty()) continue;  // a HELP/TYPE line alone: nothing to expose
     prometheus::MetricFamily family = answer.exclusive ? std::move(upstream) : upstream;
-    family.name = std::string(kPrefix) + family.name;
+    family.name.insert(0, kPrefix);
     if (ClashesWithOwnName(family)) continue;
     promtext::PrepareForTextSerializer(family);
     out.push_back(std::move(family));

@@ -66,7 +66,7 @@ bool RouteSubscription::Resync() {
     LogInfo("netlink recovered", {{"interface", interface_}});
     last_error_.clear();
   }
-  handlers_.synced(true);
+  synced_ = true;
   handlers_.publish();
   return true;
 }
@@ -116,7 +116,7 @@ void RouteSubscription::Fail(const netlink::NetlinkError& error) {
                             {"retry_in", std::to_string(kRetryDelay.count()) + "s"}});
     last_error_ = error.what;
   }
-  handlers_.synced(false);
+  synced_ = false;
   if (watcher_.is_open()) watcher_.release();
   events_.reset();
   retry_timer_.expires_after(kRetryDelay);

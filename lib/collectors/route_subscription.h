@@ -5,6 +5,7 @@
 // cannot be opened. Shared by the collectors that fold rtnetlink state (vip_netlink,
 // vip_neighbor); they own the state machine, this owns the socket and its life cycle.
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -31,9 +33,16 @@ class RouteSubscription {
     std::function<void(const netlink::RouteEvent&)> apply;
     // After a dump or a batch of events: the state is consistent, expose it.
     std::function<void()> publish;
-    // Whether the state is backed by a live subscription (false on failure).
-    std::function<void(bool)> synced;
   };
+
+  // Handlers that fold the kernel's state into `tracker` (its Reset(dump) and
+  // Apply(event)), then call `publish`.
+  template <typename Tracker>
+  static Handlers FoldInto(Tracker& tracker, std::function<void()> publish) {
+    return {.reset = [&tracker](const auto& dump) { tracker.Reset(dump); },
+            .apply = [&tracker](const auto& event) { tracker.Apply(event); },
+            .publish = std::move(publish)};
+  }
 
   // `unavailable` is logged (once per distinct error) when netlink fails, with `interface`.
   RouteSubscription(boost::asio::io_context& loop, netlink::Subscription subscription, Dump dump,
@@ -43,6 +52,10 @@ class RouteSubscription {
   // Subscribes and takes the first dump before returning (so the first scrape already has
   // kernel truth); a failure is logged and retried on the loop.
   void Start();
+
+  // Whether the state is backed by a live subscription and a complete dump (false until
+  // the first dump and after a failure, until a resync). Any thread.
+  bool synced() const { return synced_.load(); }
 
  private:
   void WaitForEvents();
@@ -61,6 +74,7 @@ class RouteSubscription {
   boost::asio::steady_timer retry_timer_;
   std::uint64_t resyncs_ = 0;
   std::string last_error_;  // logged once until it changes or netlink recovers
+  std::atomic<bool> synced_{false};
 };
 
 }  // namespace kvip

@@ -23,32 +23,19 @@ constexpr const FamilySpec& kLastProbe =
 
 }  // namespace
 
-TlsOptions ProbeTls(const kube::Client* client, bool insecure) {
-  TlsOptions tls;
-  if (client) tls = client->config().tls;
-  if (insecure) tls.insecure_skip_verify = true;
-  return tls;
-}
-
 std::span<const FamilySpec> VipHealthzCollector::Families() { return kFamilies; }
 
-VipHealthzCollector::VipHealthzCollector(boost::asio::io_context& loop, VipHealthzOptions options,
+VipHealthzCollector::VipHealthzCollector(boost::asio::io_context& loop,
+                                         const VipHealthzOptions& options,
                                          std::shared_ptr<kube::Client> client)
-    : vip_(options.vip),
-      probe_(loop, kube::HealthProbeOptions{.what = "VIP healthz",
-                                            .url = kubevip::HealthzUrl(options.vip, options.port),
-                                            .connect_to = {},
-                                            .tls = ProbeTls(client.get(), options.insecure),
-                                            .timeout = options.timeout,
-                                            .interval = options.interval}) {}
-
-bool VipHealthzCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
-  kube::HealthProbeResult last = probe_.Last();
-  if (!last.known) return false;
-  out.push_back(MakeFamily(kUp, last.up ? 1 : 0, {vip_}));
-  out.push_back(MakeFamily(kDuration, last.seconds, {vip_}));
-  out.push_back(MakeFamily(kLastProbe, last.timestamp, {vip_}));
-  return last.up;
-}
+    : HealthProbeCollector(loop,
+                           {.what = "VIP healthz",
+                            .url = kubevip::HealthzUrl(options.vip, options.port),
+                            .connect_to = {},
+                            .tls = ProbeTls(client.get(), options.insecure),
+                            .timeout = options.timeout,
+                            .interval = options.interval},
+                           {.up = kUp, .duration = kDuration, .last_probe = kLastProbe},
+                           options.vip) {}
 
 }  // namespace kvip

@@ -7,51 +7,27 @@
 // the exporter is scraped (kube::HealthProbe, shared with the local API server probe).
 
 #include <boost/asio/io_context.hpp>
-#include <chrono>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 
-#include "collectors/collector.h"
-#include "common/metric_family.h"
-#include "kube/client.h"
-#include "kube/health_probe.h"
+#include "collectors/health_probe_collector.h"
 
 namespace kvip {
 
-struct VipHealthzOptions {
+struct VipHealthzOptions : ProbeSettings {
   std::string vip;
-  int port = 6443;
-  std::chrono::milliseconds timeout{2000};
-  std::chrono::milliseconds interval{5000};  // --vip.healthz-interval: start to start
-  bool insecure = false;  // --vip.healthz-insecure: do not verify the certificate
 };
 
-class VipHealthzCollector final : public Collector {
+class VipHealthzCollector final : public HealthProbeCollector {
  public:
-  // `client` (may be null) supplies the CA and client certificate of the kubeconfig. The
-  // first probe starts on the loop's first turn. Destroy on the loop's thread or after the
-  // loop stopped.
-  VipHealthzCollector(boost::asio::io_context& loop, VipHealthzOptions options,
+  // `client` (may be null) supplies the CA and client certificate of the kubeconfig.
+  VipHealthzCollector(boost::asio::io_context& loop, const VipHealthzOptions& options,
                       std::shared_ptr<kube::Client> client);
 
   std::string_view Name() const override { return "vip_healthz"; }
-  // The last probe's result (no I/O); succeeds when it answered "ok". Until the first
-  // probe ends it fails and exposes nothing (unknown is not down).
   // This collector's metric families (name, type, help, labels), declared once.
   static std::span<const FamilySpec> Families();
-  bool Collect(std::vector<prometheus::MetricFamily>& out) override;
-
-  const std::string& url() const { return probe_.url(); }
-
- private:
-  std::string vip_;
-  kube::HealthProbe probe_;
 };
-
-// The probe's TLS settings: the kubeconfig's CA and client certificate (none without a
-// client), verification off when `insecure`. Shared with the local API server probe.
-TlsOptions ProbeTls(const kube::Client* client, bool insecure);
 
 }  // namespace kvip

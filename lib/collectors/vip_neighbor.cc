@@ -38,14 +38,7 @@ VipNeighborCollector::VipNeighborCollector(boost::asio::io_context& loop, std::s
       subscription_(loop, netlink::Subscription::kLinksAddressesAndNeighbors,
                     &netlink::DumpLinksAddressesAndNeighbors, interface_,
                     "netlink unavailable; the VIP's neighbour entry is unknown, retrying",
-                    {.reset = [this](const auto& dump) { tracker_.Reset(dump); },
-                     .apply = [this](const auto& event) { tracker_.Apply(event); },
-                     .publish = [this] { Publish(); },
-                     .synced =
-                         [this](bool synced) {
-                           std::lock_guard lock(mutex_);
-                           snapshot_.synced = synced;
-                         }}) {
+                    RouteSubscription::FoldInto(tracker_, [this] { Publish(); })) {
   snapshot_.last_change_seconds = UnixNow();
   subscription_.Start();
 }
@@ -76,7 +69,7 @@ bool VipNeighborCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     std::lock_guard lock(mutex_);
     snapshot = snapshot_;
   }
-  if (!snapshot.synced) return false;
+  if (!subscription_.synced()) return false;
   if (snapshot.interface_present) {
     out.push_back(MakeFamily(kInterfaceInfo, 1, {interface_, snapshot.interface_mac}));
   }

@@ -31,7 +31,6 @@ class VipNeighborCollector final : public Collector {
  private:
   // What Collect exposes; written on the loop, read by scrapes under mutex_.
   struct Snapshot {
-    bool synced = false;
     bool interface_present = false;
     std::string interface_mac;
     std::optional<netlink::NeighborTracker::Entry> entry;

@@ -34,14 +34,7 @@ VipNetlinkCollector::VipNetlinkCollector(boost::asio::io_context& loop, std::str
       subscription_(loop, netlink::Subscription::kLinksAndAddresses,
                     &netlink::DumpLinksAndAddresses, interface_,
                     "netlink unavailable; VIP and interface state unknown, retrying",
-                    {.reset = [this](const auto& dump) { tracker_.Reset(dump); },
-                     .apply = [this](const auto& event) { tracker_.Apply(event); },
-                     .publish = [this] { Publish(); },
-                     .synced =
-                         [this](bool synced) {
-                           std::lock_guard lock(mutex_);
-                           snapshot_.synced = synced;
-                         }}) {
+                    RouteSubscription::FoldInto(tracker_, [this] { Publish(); })) {
   snapshot_.last_change_seconds = UnixNow();
   if (vip_text_.empty()) {
     LogInfo("no VIP configured; exporting kubevip_interface_up only", {{"interface", interface_}});
@@ -83,7 +76,7 @@ bool VipNetlinkCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     std::lock_guard lock(mutex_);
     snapshot = snapshot_;
   }
-  if (!snapshot.synced) return false;  // no kernel truth to report
+  if (!subscription_.synced()) return false;  // no kernel truth to report
   out.push_back(MakeFamily(kInterfaceUp, snapshot.interface_up ? 1 : 0, {interface_}));
   if (!vip_) return vip_text_.empty();
   out.push_back(MakeFamily(kVipBound, snapshot.vip_bound ? 1 : 0, {vip_text_, interface_}));

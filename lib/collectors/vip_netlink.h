@@ -33,7 +33,6 @@ class VipNetlinkCollector final : public Collector {
  private:
   // What Collect exposes; written on the loop, read by scrapes under mutex_.
   struct Snapshot {
-    bool synced = false;  // subscribed and holding a complete dump
     bool interface_present = false;
     bool interface_up = false;
     bool vip_bound = false;

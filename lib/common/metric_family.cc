@@ -14,11 +14,11 @@ prometheus::MetricFamily MakeFamily(std::string name, std::string help,
   return family;
 }
 
-void AddSample(prometheus::MetricFamily& family, double value, const Labels& labels) {
-  prometheus::ClientMetric metric;
-  for (const auto& [name, label_value] : labels) {
-    metric.label.push_back({name, label_value});
-  }
+namespace {
+
+// A new sample at the end of `family`, its value set for the family's type, no labels yet.
+prometheus::ClientMetric& NewSample(prometheus::MetricFamily& family, double value) {
+  prometheus::ClientMetric& metric = family.metric.emplace_back();
   switch (family.type) {
     case prometheus::MetricType::Counter:
       metric.counter.value = value;
@@ -30,7 +30,15 @@ void AddSample(prometheus::MetricFamily& family, double value, const Labels& lab
       metric.untyped.value = value;
       break;
   }
-  family.metric.push_back(std::move(metric));
+  return metric;
+}
+
+}  // namespace
+
+void AddSample(prometheus::MetricFamily& family, double value, const Labels& labels) {
+  prometheus::ClientMetric& metric = NewSample(family, value);
+  metric.label.reserve(labels.size());
+  for (const auto& [name, label_value] : labels) metric.label.push_back({name, label_value});
 }
 
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help, double value,
@@ -54,12 +62,12 @@ prometheus::MetricFamily MakeFamily(const FamilySpec& spec) {
 void AddSample(prometheus::MetricFamily& family, const FamilySpec& spec, double value,
                LabelValues label_values) {
   assert(label_values.size() == spec.labels.size());
-  Labels labels;
-  labels.reserve(label_values.size());
+  // Straight into the sample: no intermediate Labels.
+  prometheus::ClientMetric& metric = NewSample(family, value);
+  metric.label.reserve(label_values.size());
   auto name = spec.labels.begin();
   for (std::string_view label_value : label_values)
-    labels.emplace_back(std::string(*name++), std::string(label_value));
-  AddSample(family, value, labels);
+    metric.label.push_back({std::string(*name++), std::string(label_value)});
 }
 
 prometheus::MetricFamily MakeFamily(const FamilySpec& spec, double value,

@@ -178,6 +178,17 @@ bool CheckReadable(const std::string& path, const char* key, const std::string& 
   return true;
 }
 
+// A PEM given inline (`<key>-data`, base64: into `pem`) or as a file (`<key>`, relative to
+// the kubeconfig: into `path`, which must be readable); neither is fine.
+bool LoadPem(const std::string& data, const std::string& file, const std::string& key,
+             const std::string& kubeconfig_file, std::string& pem, std::string& path,
+             const std::string& where, std::string& error) {
+  if (!data.empty()) return DecodePemData(data, (key + "-data").c_str(), pem, where, error);
+  if (file.empty()) return true;
+  path = Resolve(file, kubeconfig_file);
+  return CheckReadable(path, key.c_str(), where, error);
+}
+
 bool ApplyCluster(const Named& cluster, const std::string& name, ClientConfig& config,
                   std::string& error) {
   std::string where = "kubeconfig " + cluster.file + ": cluster \"" + name + "\"";
@@ -196,13 +207,9 @@ bool ApplyCluster(const Named& cluster, const std::string& name, ClientConfig& c
     return false;
   }
   while (config.server.size() > 1 && config.server.back() == '/') config.server.pop_back();
-  if (!ca_data.empty()) {
-    if (!DecodePemData(ca_data, "certificate-authority-data", config.tls.ca_pem, where, error)) {
-      return false;
-    }
-  } else if (!ca_file.empty()) {
-    config.tls.ca_file = Resolve(ca_file, cluster.file);
-    if (!CheckReadable(config.tls.ca_file, "certificate-authority", where, error)) return false;
+  if (!LoadPem(ca_data, ca_file, "certificate-authority", cluster.file, config.tls.ca_pem,
+               config.tls.ca_file, where, error)) {
+    return false;
   }
   if (YAML::Node insecure = cluster.body["insecure-skip-tls-verify"];
       insecure && insecure.IsScalar()) {
@@ -240,24 +247,11 @@ bool ApplyUser(const Named& user, const std::string& name, ClientConfig& config,
       !GetString(user.body, "tokenFile", token_file, where, error)) {
     return false;
   }
-  if (!cert_data.empty()) {
-    if (!DecodePemData(cert_data, "client-certificate-data", config.tls.client_cert_pem, where,
-                       error)) {
-      return false;
-    }
-  } else if (!cert_file.empty()) {
-    config.tls.client_cert_file = Resolve(cert_file, user.file);
-    if (!CheckReadable(config.tls.client_cert_file, "client-certificate", where, error)) {
-      return false;
-    }
-  }
-  if (!key_data.empty()) {
-    if (!DecodePemData(key_data, "client-key-data", config.tls.client_key_pem, where, error)) {
-      return false;
-    }
-  } else if (!key_file.empty()) {
-    config.tls.client_key_file = Resolve(key_file, user.file);
-    if (!CheckReadable(config.tls.client_key_file, "client-key", where, error)) return false;
+  if (!LoadPem(cert_data, cert_file, "client-certificate", user.file, config.tls.client_cert_pem,
+               config.tls.client_cert_file, where, error) ||
+      !LoadPem(key_data, key_file, "client-key", user.file, config.tls.client_key_pem,
+               config.tls.client_key_file, where, error)) {
+    return false;
   }
   bool has_cert = config.HasClientCertificate();
   bool has_key = !config.tls.client_key_file.empty() || !config.tls.client_key_pem.empty();

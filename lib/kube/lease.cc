@@ -15,11 +15,7 @@ bool LeaseFromValue(const Value& object, Lease& lease, std::string& error) {
     error = "the Lease is not a JSON object";
     return false;
   }
-  if (const Value* metadata = json::Member(object, "metadata")) {
-    lease.name = json::String(*metadata, "name");
-    lease.namespace_name = json::String(*metadata, "namespace");
-    lease.resource_version = json::String(*metadata, "resourceVersion");
-  }
+  detail::ReadMetadata(object, lease);
   const Value* spec = json::Member(object, "spec");
   if (!spec) return true;  // a BOOKMARK carries metadata only
   lease.holder = json::String(*spec, "holderIdentity");

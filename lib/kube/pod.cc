@@ -50,10 +50,7 @@ bool PodFromValue(const Value& object, Pod& pod, std::string& error) {
     error = "the Pod is not a JSON object";
     return false;
   }
-  if (const Value* metadata = json::Member(object, "metadata")) {
-    pod.name = json::String(*metadata, "name");
-    pod.namespace_name = json::String(*metadata, "namespace");
-    pod.resource_version = json::String(*metadata, "resourceVersion");
+  if (const Value* metadata = detail::ReadMetadata(object, pod)) {
     pod.uid = json::String(*metadata, "uid");
   }
   if (const Value* spec = json::Member(object, "spec")) pod.node = json::String(*spec, "nodeName");

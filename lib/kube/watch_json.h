@@ -19,6 +19,19 @@ namespace kvip::kube::detail {
 template <class T>
 using FromValue = bool (*)(const rapidjson::Value& object, T& out, std::string& error);
 
+// The metadata every object carries (name, namespace, resourceVersion), into `out`; the
+// metadata object for the kind's own fields, or null when there is none.
+template <class T>
+const rapidjson::Value* ReadMetadata(const rapidjson::Value& object, T& out) {
+  const rapidjson::Value* metadata = json::Member(object, "metadata");
+  if (metadata) {
+    out.name = json::String(*metadata, "name");
+    out.namespace_name = json::String(*metadata, "namespace");
+    out.resource_version = json::String(*metadata, "resourceVersion");
+  }
+  return metadata;
+}
+
 inline bool ParseDocument(std::string_view json, rapidjson::Document& doc, std::string& error) {
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError()) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -49,6 +50,14 @@ std::string Excerpt(std::string_view text, size_t max = 48) {
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
+    // Runs of ASCII, by far the most common text here, 8 bytes at a time.
+    if (uint64_t word; i + sizeof word <= s.size()) {
+      std::memcpy(&word, s.data() + i, sizeof word);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += sizeof word;
+        continue;
+      }
+    }
     auto lead = static_cast<unsigned char>(s[i]);
     if (lead < 0x80) {
       ++i;
@@ -327,7 +336,11 @@ class Parser {
                   std::to_string(open_->help_line) + ")");
     }
     std::string help;
-    for (size_t i = 0; i < docstring.size(); ++i) {
+    // Most docstrings have no escape: copy them whole.
+    const size_t first_escape = docstring.find('\\');
+    help.reserve(docstring.size());
+    help.append(docstring.substr(0, first_escape));
+    for (size_t i = help.size(); i < docstring.size(); ++i) {
       if (docstring[i] != '\\') {
         help += docstring[i];
         continue;
@@ -771,7 +784,15 @@ std::string ParseError::ToString() const {
 
 ParseResult Parse(std::string_view text, const Limits& limits) { return Parser(limits).Run(text); }
 
+namespace {
+// Whether EscapeHelp has anything to do (two memchr scans beat one find_first_of).
+bool NeedsHelpEscape(std::string_view help) {
+  return help.find('\\') != std::string_view::npos || help.find('\n') != std::string_view::npos;
+}
+}  // namespace
+
 std::string EscapeHelp(std::string_view help) {
+  if (!NeedsHelpEscape(help)) return std::string(help);
   std::string out;
   out.reserve(help.size());
   for (char c : help) {
@@ -796,7 +817,7 @@ void ClampToPrintable(double& value) {
 }  // namespace
 
 void PrepareForTextSerializer(prometheus::MetricFamily& family) {
-  family.help = EscapeHelp(family.help);
+  if (NeedsHelpEscape(family.help)) family.help = EscapeHelp(family.help);
   for (auto& metric : family.metric) {
     ClampToPrintable(metric.counter.value);
     ClampToPrintable(metric.gauge.value);
