@@ -71,6 +71,33 @@ inline constexpr ExitCode kVerifyExitCodes[] = {
     VerifyCode(ops::VerifyItem::kRules, "kube-vip rules not loaded or in error"),
     VerifyCode(ops::VerifyItem::kAlerts, "a kube-vip alert firing")};
 
+inline constexpr ExitCode kRolloutOk{0, "every node on the target (or back), verify passed"};
+inline constexpr ExitCode kRolloutVerifyFailed{1, "every node stepped, but verify failed"};
+inline constexpr ExitCode kRolloutUsage{2, "usage"};
+inline constexpr ExitCode kRolloutBadInput{3, "a node's manifest or state is unusable"};
+inline constexpr ExitCode kRolloutClusterUnhealthy{4, "cluster unhealthy before the start"};
+inline constexpr ExitCode kRolloutLocked{5, "another rollout holds the lock"};
+inline constexpr ExitCode kRolloutPreflightFailed{
+    6, "a node's preflight or pre-pull failed; nothing changed"};
+inline constexpr ExitCode kRolloutNodeFailed{
+    7, "a node's step failed and rolled back; later nodes untouched"};
+inline constexpr ExitCode kRolloutNodeRollbackFailed{
+    8, "a node's step failed and its rollback is not confirmed (act now)"};
+inline constexpr ExitCode kRolloutCannotRun{
+    9, "API unreachable, or a step pod could not run (image, RBAC)"};
+inline constexpr ExitCode kRolloutInterrupted{10, "stopped by a signal after a node's step"};
+inline constexpr ExitCode kRolloutExitCodes[] = {kRolloutOk,
+                                                 kRolloutVerifyFailed,
+                                                 kRolloutUsage,
+                                                 kRolloutBadInput,
+                                                 kRolloutClusterUnhealthy,
+                                                 kRolloutLocked,
+                                                 kRolloutPreflightFailed,
+                                                 kRolloutNodeFailed,
+                                                 kRolloutNodeRollbackFailed,
+                                                 kRolloutCannotRun,
+                                                 kRolloutInterrupted};
+
 // "Exit codes: 0 ...; 2 ...; ..." for a subcommand's --help footer.
 inline std::string ExitCodesHelp(std::span<const ExitCode> codes) {
   std::string text = "Exit codes:";
