@@ -204,6 +204,7 @@ int Rollouter::PlanWhenHealthy() {
                                                       [](const Check& c) { return c.ok; });
     if (healthy || Clock::now() >= deadline || Interrupted()) break;
     std::this_thread::sleep_for(std::chrono::seconds(1));
+    RenewLockIfDue();
   }
   preflight_.insert(preflight_.end(), health.begin(), health.end());
   if (!error.empty()) {

@@ -77,8 +77,8 @@ void Rollouter::RenewLockIfDue() {
 }
 
 std::vector<std::string> Rollouter::NodeStepArgs() const {
+  // containerd's socket: CONTAINERD_ADDRESS / CONTAINER_RUNTIME_ENDPOINT in the pod's env.
   std::vector<std::string> args = {"--runtime=" + o_.runtime,
-                                   "--containerd-address=/run/containerd/containerd.sock",
                                    "--timeout=" + std::to_string(o_.step_timeout.count()) + "s",
                                    "--settle=" + std::to_string(o_.settle.count()) + "s"};
   if (o_.vip_healthz_insecure) args.push_back("--vip.healthz-insecure");
@@ -170,6 +170,7 @@ void Rollouter::RunPods(std::vector<StepRun>& runs, bool adopt) {
     auto created = cluster_->CreatePod(ops::StepPodJson(SpecFor(*run.node, run.pod, run.args)));
     for (int i = 0; created && !*created && !adopt && i < 60; ++i) {  // the old one terminating
       std::this_thread::sleep_for(std::chrono::seconds(1));
+      RenewLockIfDue();
       created = cluster_->CreatePod(ops::StepPodJson(SpecFor(*run.node, run.pod, run.args)));
     }
     if (!created) {
@@ -180,12 +181,23 @@ void Rollouter::RunPods(std::vector<StepRun>& runs, bool adopt) {
               {{"node", run.node->name}, {"pod", run.pod}});
     }
   }
+  // The pods end by their activeDeadlineSeconds at the latest; an API that stops answering
+  // about them for longer than that must not keep the rollout waiting forever.
+  const auto give_up =
+      Clock::now() + std::chrono::seconds(
+                         runs.empty() ? 0 : SpecFor(*runs[0].node, "", {}).deadline_seconds + 120);
   while (std::any_of(runs.begin(), runs.end(), [](const StepRun& r) { return !r.done; })) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     Interrupted();
     RenewLockIfDue();
-    for (StepRun& run : runs)
+    for (StepRun& run : runs) {
       if (!run.done) Poll(run);
+      if (!run.done && Clock::now() > give_up) {
+        run.done = true;
+        run.error = "no word of " + run.pod + " past its deadline; it may still be running: see " +
+                    "kubectl -n " + o_.namespace_ + " get pod " + run.pod;
+      }
+    }
   }
   for (StepRun& run : runs) cluster_->DeletePod(run.pod);
 }
