@@ -31,7 +31,7 @@ int Rollouter::Preflight() {
   for (const std::string& name : order_) {
     StepRun run;
     run.node = NodeNamed(name);
-    run.pod = "kvip-exporter-preflight-" + name;
+    run.pod = ops::kPreflightPodPrefix + name;
     run.args = NodeStepArgs();
     if (o_.rollback) {
       run.args.insert(run.args.end(), {"--rollback", "--dry-run"});
@@ -114,7 +114,7 @@ int Rollouter::TakeResult(const StepRun& run, double took, const std::string& ho
 int Rollouter::AdoptLeftoverSteps() {
   auto names = cluster_->StepPodNames();
   for (const std::string& pod : names ? *names : std::vector<std::string>{}) {
-    const ops::RolloutNode* node = NodeNamed(pod.substr(std::string(kStepPodPrefix).size()));
+    const ops::RolloutNode* node = NodeNamed(pod.substr(std::string(ops::kStepPodPrefix).size()));
     if (!node) continue;
     std::vector<StepRun> runs(1);
     runs[0].node = node;
@@ -155,7 +155,7 @@ int Rollouter::StepNodes() {
               << (name == leader_ ? " (the leader, last)" : "") << "\n";
     std::vector<StepRun> runs(1);
     runs[0].node = node;
-    runs[0].pod = kStepPodPrefix + name;
+    runs[0].pod = ops::kStepPodPrefix + name;
     runs[0].args = NodeStepArgs();
     runs[0].args.push_back(o_.rollback ? std::string("--rollback") : "--to=" + o_.to);
     const auto started = Clock::now();

@@ -177,7 +177,8 @@ void RolloutCluster::DeletePod(const std::string& name) {
 
 Result<std::vector<std::string>> RolloutCluster::StepPodNames() {
   const std::string path = "/api/v1/namespaces/" + ns_ +
-                           "/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Drollout-step";
+                           "/pods?labelSelector=app.kubernetes.io%2Fcomponent%3D" +
+                           ops::kStepPodComponent;
   HttpResponse r = Request("GET", path);
   if (!r.ok || r.status != 200) return Error{Describe("list", path, r)};
   rapidjson::Document doc;
@@ -187,7 +188,7 @@ Result<std::vector<std::string>> RolloutCluster::StepPodNames() {
   for (rapidjson::SizeType i = 0; items && items->IsArray() && i < items->Size(); ++i) {
     const rapidjson::Value* metadata = json::Member((*items)[i], "metadata");
     std::string name = metadata ? json::String(*metadata, "name") : "";
-    if (name.starts_with("kvip-exporter-step-")) names.push_back(name);
+    if (name.starts_with(ops::kStepPodPrefix)) names.push_back(name);
   }
   return names;
 }

@@ -85,6 +85,12 @@ std::vector<std::string> Rollouter::NodeStepArgs() const {
   return args;
 }
 
+// Start, both waits (new version, then a rollback), the settle, and the pull's own bound.
+int Rollouter::StepDeadlineSeconds() const {
+  return static_cast<int>(o_.pod_start_timeout.count() + 2 * o_.step_timeout.count() +
+                          o_.settle.count() + 360);
+}
+
 ops::StepPodSpec Rollouter::SpecFor(const ops::RolloutNode& node, const std::string& pod,
                                     std::vector<std::string> args) const {
   ops::StepPodSpec spec;
@@ -99,8 +105,7 @@ ops::StepPodSpec Rollouter::SpecFor(const ops::RolloutNode& node, const std::str
   spec.state_dir = o_.state_dir;
   spec.args = std::move(args);
   spec.rollout_id = rollout_id_;
-  spec.deadline_seconds = static_cast<int>(o_.pod_start_timeout.count() +
-                                           2 * o_.step_timeout.count() + o_.settle.count() + 360);
+  spec.deadline_seconds = StepDeadlineSeconds();
   return spec;
 }
 
@@ -183,9 +188,7 @@ void Rollouter::RunPods(std::vector<StepRun>& runs, bool adopt) {
   }
   // The pods end by their activeDeadlineSeconds at the latest; an API that stops answering
   // about them for longer than that must not keep the rollout waiting forever.
-  const auto give_up =
-      Clock::now() + std::chrono::seconds(
-                         runs.empty() ? 0 : SpecFor(*runs[0].node, "", {}).deadline_seconds + 120);
+  const auto give_up = Clock::now() + std::chrono::seconds(StepDeadlineSeconds() + 120);
   while (std::any_of(runs.begin(), runs.end(), [](const StepRun& r) { return !r.done; })) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     Interrupted();

@@ -19,8 +19,6 @@ namespace kvip::rollout_detail {
 
 using Clock = std::chrono::steady_clock;
 
-inline constexpr const char* kStepPodPrefix = "kvip-exporter-step-";
-
 // One node-step pod as it runs: what it streamed so far and how it ended.
 struct StepRun {
   const ops::RolloutNode* node = nullptr;
@@ -56,6 +54,7 @@ class Rollouter {
   int AdoptLeftoverSteps();
   int PlanWhenHealthy();
   std::vector<std::string> NodeStepArgs() const;
+  int StepDeadlineSeconds() const;  // a step pod's activeDeadlineSeconds
   const ops::RolloutNode* NodeNamed(const std::string& name) const;
 
   const RolloutOptions& o_;

@@ -242,7 +242,7 @@ std::string StepPodJson(const StepPodSpec& spec) {
   Key(w, "labels");
   w.StartObject();
   KeyStr(w, "app.kubernetes.io/name", "kvip-exporter");
-  KeyStr(w, "app.kubernetes.io/component", "rollout-step");
+  KeyStr(w, "app.kubernetes.io/component", kStepPodComponent);
   w.EndObject();
   Key(w, "annotations");
   w.StartObject();

@@ -58,6 +58,11 @@ Check FollowersReady(const std::vector<RolloutNode>& nodes, const std::string& l
 
 // --- the step pod ----------------------------------------------------------------------
 
+// The step pods' names and the label they carry (how a re-run finds a killed run's steps).
+inline constexpr const char* kStepPodPrefix = "kvip-exporter-step-";
+inline constexpr const char* kPreflightPodPrefix = "kvip-exporter-preflight-";
+inline constexpr const char* kStepPodComponent = "rollout-step";  // app.kubernetes.io/component
+
 struct StepPodSpec {
   std::string name;  // kvip-exporter-step-<node> or kvip-exporter-preflight-<node>
   std::string namespace_;
