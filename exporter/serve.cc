@@ -21,7 +21,7 @@
 #include "collectors/vip_neighbor.h"
 #include "collectors/vip_netlink.h"
 #include "common/logging.h"
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 #include "common/node_name.h"
 #include "kube/client.h"
 #include "manifest/manifest.h"
@@ -170,8 +170,8 @@ int Serve(const ServeOptions& options, const char* version_string) {
   const std::string& node = effective.node_name;
   auto metrics = std::make_shared<CollectorSet>(MakeCollectors(options, effective, loop));
   metrics->AddStatic(
-      MakeFamily(CollectorSet::BuildInfo(), 1, {KVIP_VERSION, KVIP_REVISION, __VERSION__}));
-  metrics->AddStatic(MakeFamily(CollectorSet::NodeInfo(), 1, {node}));
+      MakeFamily(Spec("kvip_exporter_build_info"), 1, {KVIP_VERSION, KVIP_REVISION, __VERSION__}));
+  metrics->AddStatic(MakeFamily(Spec("kvip_exporter_node_info"), 1, {node}));
 
   WebOptions web;
   web.listen_address = options.listen_address;

@@ -1,24 +1,9 @@
 #include "collectors/apiserver_livez.h"
 
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 
 namespace kvip {
 namespace {
-
-constexpr FamilySpec kFamilies[] = {
-    {"kubevip_apiserver_livez_up", prometheus::MetricType::Gauge,
-     "1 if the node's local API server answered ok on /livez within the deadline in the last "
-     "probe."},
-    {"kubevip_apiserver_livez_duration_seconds", prometheus::MetricType::Gauge,
-     "Duration of the last local API server /livez probe."},
-    {"kubevip_apiserver_livez_last_probe_timestamp_seconds", prometheus::MetricType::Gauge,
-     "When the last local API server /livez probe ended, in Unix seconds."},
-};
-constexpr const FamilySpec& kUp = FamilyIn(kFamilies, "kubevip_apiserver_livez_up");
-constexpr const FamilySpec& kDuration =
-    FamilyIn(kFamilies, "kubevip_apiserver_livez_duration_seconds");
-constexpr const FamilySpec& kLastProbe =
-    FamilyIn(kFamilies, "kubevip_apiserver_livez_last_probe_timestamp_seconds");
 
 kube::HealthProbeOptions ProbeOptions(const ApiServerLivezOptions& options,
                                       const kube::Client* client) {
@@ -40,12 +25,13 @@ kube::HealthProbeOptions ProbeOptions(const ApiServerLivezOptions& options,
 
 }  // namespace
 
-std::span<const FamilySpec> ApiServerLivezCollector::Families() { return kFamilies; }
-
 ApiServerLivezCollector::ApiServerLivezCollector(boost::asio::io_context& loop,
                                                  const ApiServerLivezOptions& options,
                                                  std::shared_ptr<kube::Client> client)
-    : HealthProbeCollector(loop, ProbeOptions(options, client.get()),
-                           {.up = kUp, .duration = kDuration, .last_probe = kLastProbe}) {}
+    : HealthProbeCollector(
+          loop, ProbeOptions(options, client.get()),
+          {.up = Spec("kubevip_apiserver_livez_up"),
+           .duration = Spec("kubevip_apiserver_livez_duration_seconds"),
+           .last_probe = Spec("kubevip_apiserver_livez_last_probe_timestamp_seconds")}) {}
 
 }  // namespace kvip

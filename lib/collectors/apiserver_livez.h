@@ -27,8 +27,6 @@ class ApiServerLivezCollector final : public HealthProbeCollector {
                           std::shared_ptr<kube::Client> client);
 
   std::string_view Name() const override { return "apiserver_livez"; }
-  // This collector's metric families (name, type, help, labels), declared once.
-  static std::span<const FamilySpec> Families();
 };
 
 }  // namespace kvip

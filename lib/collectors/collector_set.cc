@@ -5,39 +5,9 @@
 #include <optional>
 
 #include "common/logging.h"
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 
 namespace kvip {
-namespace {
-
-constexpr std::string_view kCollectorLabel[] = {"collector"};
-constexpr std::string_view kBuildLabels[] = {"version", "revision", "compiler"};
-constexpr std::string_view kNodeLabel[] = {"node"};
-constexpr FamilySpec kFamilies[] = {
-    {"kvip_exporter_build_info", prometheus::MetricType::Gauge,
-     "A metric with a constant '1' value labeled by version, revision and compiler from which "
-     "kvip-exporter was built.",
-     kBuildLabels},
-    {"kvip_exporter_node_info", prometheus::MetricType::Gauge,
-     "The node identity matched against the lease holder.", kNodeLabel},
-    {"kvip_exporter_collector_success", prometheus::MetricType::Gauge,
-     "1 if the collector succeeded in this scrape.", kCollectorLabel},
-    {"kvip_exporter_collector_duration_seconds", prometheus::MetricType::Gauge,
-     "Time the collector took in this scrape.", kCollectorLabel},
-};
-constexpr const FamilySpec& kSuccess = FamilyIn(kFamilies, "kvip_exporter_collector_success");
-constexpr const FamilySpec& kDuration =
-    FamilyIn(kFamilies, "kvip_exporter_collector_duration_seconds");
-
-}  // namespace
-
-std::span<const FamilySpec> CollectorSet::Families() { return kFamilies; }
-const FamilySpec& CollectorSet::BuildInfo() {
-  return FamilyIn(kFamilies, "kvip_exporter_build_info");
-}
-const FamilySpec& CollectorSet::NodeInfo() {
-  return FamilyIn(kFamilies, "kvip_exporter_node_info");
-}
 namespace {
 
 struct Result {
@@ -88,17 +58,17 @@ std::vector<prometheus::MetricFamily> CollectorSet::Collect() const {
   }
 
   std::vector<prometheus::MetricFamily> out = static_families_;
-  auto success = MakeFamily(kSuccess);
-  auto duration = MakeFamily(kDuration);
+  FamilyBuilder success(Spec("kvip_exporter_collector_success"));
+  FamilyBuilder duration(Spec("kvip_exporter_collector_duration_seconds"));
   for (size_t i = 0; i < collectors_.size(); ++i) {
     Result result = pending[i] ? pending[i]->get() : std::move(results[i]);
     std::string name(collectors_[i]->Name());
     for (auto& family : result.families) out.push_back(std::move(family));
-    AddSample(success, kSuccess, result.success ? 1 : 0, {name});
-    AddSample(duration, kDuration, result.seconds, {name});
+    success.Add(result.success ? 1 : 0, {name});
+    duration.Add(result.seconds, {name});
   }
-  out.push_back(std::move(success));
-  out.push_back(std::move(duration));
+  out.push_back(std::move(success).Take());
+  out.push_back(std::move(duration).Take());
   return out;
 }
 

@@ -25,12 +25,6 @@ class CollectorSet final : public prometheus::Collectable {
   // Families that do not come from a collector, made once (build_info, node_info).
   void AddStatic(prometheus::MetricFamily family);
 
-  // The exporter's own families (declared once): build and node info, which the daemon adds
-  // with AddStatic, and the per-collector success and duration.
-  static std::span<const FamilySpec> Families();
-  static const FamilySpec& BuildInfo();
-  static const FamilySpec& NodeInfo();
-
  private:
   std::vector<CollectorPtr> collectors_;
   std::vector<prometheus::MetricFamily> static_families_;

@@ -3,7 +3,7 @@
 #include <cctype>
 
 #include "common/logging.h"
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 #include "kubevip/log_lines.h"
 
 namespace kvip {
@@ -54,20 +54,7 @@ bool IsStructuredError(std::string_view line) {
   return false;
 }
 
-constexpr FamilySpec kFamilies[] = {
-    {"kubevip_log_lock_conflicts_total", prometheus::MetricType::Counter,
-     "kube-vip log lines reporting a failed optimistic lease update (lock conflict), since the "
-     "exporter started."},
-    {"kubevip_log_errors_total", prometheus::MetricType::Counter,
-     "Error-level kube-vip log lines since the exporter started."},
-};
-constexpr const FamilySpec& kLockConflicts =
-    FamilyIn(kFamilies, "kubevip_log_lock_conflicts_total");
-constexpr const FamilySpec& kErrors = FamilyIn(kFamilies, "kubevip_log_errors_total");
-
 }  // namespace
-
-std::span<const FamilySpec> KubeVipLogCollector::Families() { return kFamilies; }
 
 KubeVipLogMatch ClassifyKubeVipLogLine(std::string_view content) {
   KubeVipLogMatch match;
@@ -139,8 +126,9 @@ void KubeVipLogCollector::Poll() {
 
 bool KubeVipLogCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   std::lock_guard lock(mutex_);
-  out.push_back(MakeFamily(kLockConflicts, static_cast<double>(lock_conflicts_)));
-  out.push_back(MakeFamily(kErrors, static_cast<double>(errors_)));
+  out.push_back(
+      MakeFamily(Spec("kubevip_log_lock_conflicts_total"), static_cast<double>(lock_conflicts_)));
+  out.push_back(MakeFamily(Spec("kubevip_log_errors_total"), static_cast<double>(errors_)));
   return healthy_;
 }
 

@@ -42,8 +42,6 @@ class KubeVipLogCollector final : public Collector {
   KubeVipLogCollector(boost::asio::io_context& loop, std::string glob,
                       std::chrono::milliseconds poll_interval = std::chrono::seconds(1));
   std::string_view Name() const override { return "kubevip_log"; }
-  // This collector's metric families (name, type, help, labels), declared once.
-  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

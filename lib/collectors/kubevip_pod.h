@@ -26,8 +26,6 @@ class KubeVipPodCollector final : public Collector {
 
   std::string_view Name() const override { return "kubevip_pod"; }
   // Succeeds while the watch stream is up.
-  // This collector's metric families (name, type, help, labels), declared once.
-  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

@@ -5,9 +5,8 @@
 #include <cctype>
 #include <cstdio>
 
-#include "collectors/family_tables.h"
 #include "common/logging.h"
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 #include "http/http_client.h"
 
 namespace kvip {
@@ -15,31 +14,13 @@ namespace {
 
 constexpr std::string_view kPrefix = "kubevip_";
 
-constexpr FamilySpec kFamilies[] = {
-    {"kubevip_up", prometheus::MetricType::Gauge,
-     "1 if kube-vip's /metrics answered with valid text format within the deadline."},
-    {"kubevip_scrape_duration_seconds", prometheus::MetricType::Gauge,
-     "Time the scrape of kube-vip's /metrics took."},
-    {"kubevip_process_start_time_seconds", prometheus::MetricType::Gauge,
-     "kube-vip's own process_start_time_seconds."},
-    {"kubevip_process_restarts_total", prometheus::MetricType::Counter,
-     "kube-vip restarts observed by this exporter (its start time changed)."},
-};
-constexpr const FamilySpec& kUp = FamilyIn(kFamilies, "kubevip_up");
-constexpr const FamilySpec& kScrapeDuration =
-    FamilyIn(kFamilies, "kubevip_scrape_duration_seconds");
-constexpr const FamilySpec& kStartTime = FamilyIn(kFamilies, "kubevip_process_start_time_seconds");
-constexpr const FamilySpec& kRestarts = FamilyIn(kFamilies, "kubevip_process_restarts_total");
-
-// Every kubevip_* family this exporter produces, from the collectors' own tables: upstream
+// Every kubevip_* family this exporter produces, from the metric catalogue: upstream
 // families by those names are never re-exported, so our own series cannot be shadowed.
 const std::vector<std::string_view>& OwnMetricNames() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> all;
-    for (std::span<const FamilySpec> table : CollectorFamilyTables()) {
-      for (const FamilySpec& spec : table)
-        if (spec.name.starts_with(kPrefix)) all.push_back(spec.name);
-    }
+    for (const FamilySpec& spec : kMetricCatalog)
+      if (spec.name.starts_with(kPrefix)) all.push_back(spec.name);
     std::sort(all.begin(), all.end());
     return all;
   }();
@@ -71,8 +52,6 @@ std::string FormatSeconds(double seconds) {
 bool IsOwnMetricName(std::string_view name) {
   return std::binary_search(OwnMetricNames().begin(), OwnMetricNames().end(), name);
 }
-
-std::span<const FamilySpec> KubeVipScrapeCollector::Families() { return kFamilies; }
 
 KubeVipScrapeCollector::KubeVipScrapeCollector(KubeVipScrapeOptions options)
     : options_(std::move(options)) {}
@@ -163,10 +142,11 @@ bool KubeVipScrapeCollector::Collect(std::vector<prometheus::MetricFamily>& out)
   std::optional<double> start_time = up ? kubevip::ProcessStartTime(scrape.families) : std::nullopt;
   uint64_t restarts = Observe(scrape, start_time);
 
-  out.push_back(MakeFamily(kUp, up ? 1 : 0));
-  out.push_back(MakeFamily(kScrapeDuration, seconds));
-  if (start_time) out.push_back(MakeFamily(kStartTime, *start_time));
-  out.push_back(MakeFamily(kRestarts, static_cast<double>(restarts)));
+  out.push_back(MakeFamily(Spec("kubevip_up"), up ? 1 : 0));
+  out.push_back(MakeFamily(Spec("kubevip_scrape_duration_seconds"), seconds));
+  if (start_time)
+    out.push_back(MakeFamily(Spec("kubevip_process_start_time_seconds"), *start_time));
+  out.push_back(MakeFamily(Spec("kubevip_process_restarts_total"), static_cast<double>(restarts)));
   if (!up || !options_.reexport) return up;
 
   // Families shared with concurrent scrapes are read-only: each of those renames a copy.

@@ -45,8 +45,6 @@ class KubeVipScrapeCollector final : public Collector {
   // Thread safety: concurrent calls are fine. They are coalesced (single flight): a call
   // that arrives while another one's request to kube-vip is in flight makes no request of
   // its own; it waits for that one's answer and shares it, within its own deadline.
-  // This collector's metric families (name, type, help, labels), declared once.
-  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
   // Calls waiting on another call's request right now. For tests.

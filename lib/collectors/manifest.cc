@@ -4,22 +4,9 @@
 #include <cstring>
 
 #include "common/logging.h"
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 
 namespace kvip {
-namespace {
-
-constexpr std::string_view kImageLabels[] = {"image", "version"};
-constexpr FamilySpec kFamilies[] = {
-    {"kubevip_manifest_info", prometheus::MetricType::Gauge,
-     "The image and tag the node's kube-vip static pod manifest runs.", kImageLabels},
-};
-constexpr const FamilySpec& kManifestInfo = FamilyIn(kFamilies, "kubevip_manifest_info");
-
-}  // namespace
-
-std::span<const FamilySpec> ManifestCollector::Families() { return kFamilies; }
-
 ManifestCollector::ManifestCollector(std::string manifest_path) : path_(std::move(manifest_path)) {}
 
 bool ManifestCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
@@ -46,7 +33,8 @@ bool ManifestCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     last_error_ = error;
   }
   if (!parsed_) return false;
-  out.push_back(MakeFamily(kManifestInfo, 1, {parsed_->image, parsed_->image_ref.tag}));
+  out.push_back(
+      MakeFamily(Spec("kubevip_manifest_info"), 1, {parsed_->image, parsed_->image_ref.tag}));
   return true;
 }
 

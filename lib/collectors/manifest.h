@@ -20,8 +20,6 @@ class ManifestCollector final : public Collector {
   explicit ManifestCollector(std::string manifest_path);
 
   std::string_view Name() const override { return "manifest"; }
-  // This collector's metric families (name, type, help, labels), declared once.
-  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

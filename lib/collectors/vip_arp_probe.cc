@@ -3,51 +3,15 @@
 #include <cerrno>
 
 #include "common/logging.h"
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 
 namespace kvip {
 namespace {
-
-constexpr std::string_view kVipLabels[] = {"vip", "interface"};
-constexpr std::string_view kMacLabels[] = {"vip", "interface", "mac"};
-constexpr FamilySpec kFamilies[] = {
-    {"kubevip_vip_arp_probe_up", prometheus::MetricType::Gauge,
-     "1 while the ARP/NDP probe runs; 0 when it cannot (no CAP_NET_RAW, no interface).",
-     kVipLabels},
-    {"kubevip_vip_arp_probes_total", prometheus::MetricType::Counter,
-     "ARP probes / neighbour solicitations sent for the VIP.", kVipLabels},
-    {"kubevip_vip_arp_responders", prometheus::MetricType::Gauge,
-     "Distinct MACs that answered the last complete probe window (0 on the VIP holder "
-     "unless another host also answers).",
-     kVipLabels},
-    {"kubevip_vip_arp_responder_info", prometheus::MetricType::Gauge,
-     "1 per MAC that answered the last complete probe window.", kMacLabels},
-    {"kubevip_vip_gratuitous_arps_total", prometheus::MetricType::Counter,
-     "Gratuitous ARPs / unsolicited neighbour advertisements for the VIP received, by sender.",
-     kMacLabels},
-    {"kubevip_vip_gratuitous_arp_last_timestamp_seconds", prometheus::MetricType::Gauge,
-     "When the last gratuitous ARP / unsolicited neighbour advertisement for the VIP was "
-     "received, by sender.",
-     kMacLabels},
-    {"kubevip_vip_arp_malformed_frames_total", prometheus::MetricType::Counter,
-     "ARP/NDP frames about the VIP that did not parse; dropped.", kVipLabels},
-};
-constexpr const FamilySpec& kProbeUp = FamilyIn(kFamilies, "kubevip_vip_arp_probe_up");
-constexpr const FamilySpec& kProbes = FamilyIn(kFamilies, "kubevip_vip_arp_probes_total");
-constexpr const FamilySpec& kResponders = FamilyIn(kFamilies, "kubevip_vip_arp_responders");
-constexpr const FamilySpec& kResponderInfo = FamilyIn(kFamilies, "kubevip_vip_arp_responder_info");
-constexpr const FamilySpec& kGratuitous = FamilyIn(kFamilies, "kubevip_vip_gratuitous_arps_total");
-constexpr const FamilySpec& kGratuitousLast =
-    FamilyIn(kFamilies, "kubevip_vip_gratuitous_arp_last_timestamp_seconds");
-constexpr const FamilySpec& kMalformed =
-    FamilyIn(kFamilies, "kubevip_vip_arp_malformed_frames_total");
 
 constexpr auto kRetryDelay = std::chrono::seconds(5);
 constexpr int kFramesPerWake = 64;
 
 }  // namespace
-
-std::span<const FamilySpec> VipArpProbeCollector::Families() { return kFamilies; }
 
 VipArpProbeCollector::VipArpProbeCollector(boost::asio::io_context& loop,
                                            VipArpProbeOptions options)
@@ -183,27 +147,28 @@ void VipArpProbeCollector::Fail(const lanprobe::SocketError& error) {
 bool VipArpProbeCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   const std::string_view vip = options_.vip, interface = options_.interface;
   std::lock_guard lock(mutex_);
-  out.push_back(MakeFamily(kProbeUp, up_ ? 1 : 0, {vip, interface}));
+  out.push_back(MakeFamily(Spec("kubevip_vip_arp_probe_up"), up_ ? 1 : 0, {vip, interface}));
   if (!vip_) return false;
-  out.push_back(MakeFamily(kProbes, static_cast<double>(probes_sent_), {vip, interface}));
-  out.push_back(
-      MakeFamily(kMalformed, static_cast<double>(observations_.malformed()), {vip, interface}));
+  out.push_back(MakeFamily(Spec("kubevip_vip_arp_probes_total"), static_cast<double>(probes_sent_),
+                           {vip, interface}));
+  out.push_back(MakeFamily(Spec("kubevip_vip_arp_malformed_frames_total"),
+                           static_cast<double>(observations_.malformed()), {vip, interface}));
   if (const auto& responders = observations_.responders(); responders && up_) {
-    out.push_back(
-        MakeFamily(kResponders, static_cast<double>(responders->size()), {vip, interface}));
-    auto info = MakeFamily(kResponderInfo);
-    for (const auto& mac : *responders) AddSample(info, kResponderInfo, 1, {vip, interface, mac});
-    if (!info.metric.empty()) out.push_back(std::move(info));
+    out.push_back(MakeFamily(Spec("kubevip_vip_arp_responders"),
+                             static_cast<double>(responders->size()), {vip, interface}));
+    FamilyBuilder info(Spec("kubevip_vip_arp_responder_info"));
+    for (const auto& mac : *responders) info.Add(1, {vip, interface, mac});
+    if (!info.empty()) out.push_back(std::move(info).Take());
   }
   if (!observations_.gratuitous().empty()) {
-    auto count = MakeFamily(kGratuitous);
-    auto last = MakeFamily(kGratuitousLast);
+    FamilyBuilder count(Spec("kubevip_vip_gratuitous_arps_total"));
+    FamilyBuilder last(Spec("kubevip_vip_gratuitous_arp_last_timestamp_seconds"));
     for (const auto& [mac, seen] : observations_.gratuitous()) {
-      AddSample(count, kGratuitous, static_cast<double>(seen.count), {vip, interface, mac});
-      AddSample(last, kGratuitousLast, seen.last_seen_seconds, {vip, interface, mac});
+      count.Add(static_cast<double>(seen.count), {vip, interface, mac});
+      last.Add(seen.last_seen_seconds, {vip, interface, mac});
     }
-    out.push_back(std::move(count));
-    out.push_back(std::move(last));
+    out.push_back(std::move(count).Take());
+    out.push_back(std::move(last).Take());
   }
   return up_;
 }

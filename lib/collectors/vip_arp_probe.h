@@ -36,8 +36,6 @@ class VipArpProbeCollector final : public Collector {
   ~VipArpProbeCollector() override;
 
   std::string_view Name() const override { return "vip_arp_probe"; }
-  // This collector's metric families (name, type, help, labels), declared once.
-  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

@@ -26,8 +26,6 @@ class VipHealthzCollector final : public HealthProbeCollector {
                       std::shared_ptr<kube::Client> client);
 
   std::string_view Name() const override { return "vip_healthz"; }
-  // This collector's metric families (name, type, help, labels), declared once.
-  static std::span<const FamilySpec> Families();
 };
 
 }  // namespace kvip

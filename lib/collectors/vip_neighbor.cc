@@ -1,34 +1,9 @@
 #include "collectors/vip_neighbor.h"
 
 #include "common/logging.h"
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 
 namespace kvip {
-namespace {
-
-constexpr std::string_view kInterfaceInfoLabels[] = {"interface", "mac"};
-constexpr std::string_view kNeighborInfoLabels[] = {"vip", "interface", "mac", "state"};
-constexpr std::string_view kVipLabels[] = {"vip", "interface"};
-constexpr FamilySpec kFamilies[] = {
-    {"kubevip_interface_info", prometheus::MetricType::Gauge,
-     "1; this node's MAC address on the VIP's interface.", kInterfaceInfoLabels},
-    {"kubevip_vip_neighbor_info", prometheus::MetricType::Gauge,
-     "1; the MAC this node's kernel uses to reach the VIP (its ARP/NDP neighbour entry) and "
-     "the entry's state; absent while this node holds the VIP.",
-     kNeighborInfoLabels},
-    {"kubevip_vip_neighbor_last_change_timestamp_seconds", prometheus::MetricType::Gauge,
-     "When the MAC of the VIP's neighbour entry last changed (or the exporter started).",
-     kVipLabels},
-};
-constexpr const FamilySpec& kInterfaceInfo = FamilyIn(kFamilies, "kubevip_interface_info");
-constexpr const FamilySpec& kNeighborInfo = FamilyIn(kFamilies, "kubevip_vip_neighbor_info");
-constexpr const FamilySpec& kNeighborLastChange =
-    FamilyIn(kFamilies, "kubevip_vip_neighbor_last_change_timestamp_seconds");
-
-}  // namespace
-
-std::span<const FamilySpec> VipNeighborCollector::Families() { return kFamilies; }
-
 VipNeighborCollector::VipNeighborCollector(boost::asio::io_context& loop, std::string vip,
                                            std::string interface)
     : vip_text_(std::move(vip)),
@@ -71,16 +46,17 @@ bool VipNeighborCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   }
   if (!subscription_.synced()) return false;
   if (snapshot.interface_present) {
-    out.push_back(MakeFamily(kInterfaceInfo, 1, {interface_, snapshot.interface_mac}));
+    out.push_back(
+        MakeFamily(Spec("kubevip_interface_info"), 1, {interface_, snapshot.interface_mac}));
   }
   if (!vip_) return true;
   if (snapshot.entry) {
-    out.push_back(MakeFamily(kNeighborInfo, 1,
+    out.push_back(MakeFamily(Spec("kubevip_vip_neighbor_info"), 1,
                              {vip_text_, interface_, snapshot.entry->mac,
                               netlink::NeighborStateName(snapshot.entry->state)}));
   }
-  out.push_back(
-      MakeFamily(kNeighborLastChange, snapshot.last_change_seconds, {vip_text_, interface_}));
+  out.push_back(MakeFamily(Spec("kubevip_vip_neighbor_last_change_timestamp_seconds"),
+                           snapshot.last_change_seconds, {vip_text_, interface_}));
   return true;
 }
 

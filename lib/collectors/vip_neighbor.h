@@ -24,8 +24,6 @@ class VipNeighborCollector final : public Collector {
   VipNeighborCollector(boost::asio::io_context& loop, std::string vip, std::string interface);
 
   std::string_view Name() const override { return "vip_neighbor"; }
-  // This collector's metric families (name, type, help, labels), declared once.
-  static std::span<const FamilySpec> Families();
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
  private:

@@ -1,30 +1,9 @@
 #include "collectors/vip_netlink.h"
 
 #include "common/logging.h"
-#include "common/metric_family.h"
+#include "common/metric_catalog.h"
 
 namespace kvip {
-namespace {
-
-constexpr std::string_view kInterfaceLabel[] = {"interface"};
-constexpr std::string_view kVipLabels[] = {"vip", "interface"};
-constexpr FamilySpec kFamilies[] = {
-    {"kubevip_vip_bound", prometheus::MetricType::Gauge,
-     "1 if the VIP is assigned to the interface (kernel truth).", kVipLabels},
-    {"kubevip_interface_up", prometheus::MetricType::Gauge, "1 if the interface exists and is up.",
-     kInterfaceLabel},
-    {"kubevip_vip_last_change_timestamp_seconds", prometheus::MetricType::Gauge,
-     "When kubevip_vip_bound last changed (or the exporter started).", kVipLabels},
-};
-constexpr const FamilySpec& kVipBound = FamilyIn(kFamilies, "kubevip_vip_bound");
-constexpr const FamilySpec& kInterfaceUp = FamilyIn(kFamilies, "kubevip_interface_up");
-constexpr const FamilySpec& kLastChange =
-    FamilyIn(kFamilies, "kubevip_vip_last_change_timestamp_seconds");
-
-}  // namespace
-
-std::span<const FamilySpec> VipNetlinkCollector::Families() { return kFamilies; }
-
 VipNetlinkCollector::VipNetlinkCollector(boost::asio::io_context& loop, std::string vip,
                                          std::string interface)
     : vip_text_(std::move(vip)),
@@ -77,10 +56,13 @@ bool VipNetlinkCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
     snapshot = snapshot_;
   }
   if (!subscription_.synced()) return false;  // no kernel truth to report
-  out.push_back(MakeFamily(kInterfaceUp, snapshot.interface_up ? 1 : 0, {interface_}));
+  out.push_back(
+      MakeFamily(Spec("kubevip_interface_up"), snapshot.interface_up ? 1 : 0, {interface_}));
   if (!vip_) return vip_text_.empty();
-  out.push_back(MakeFamily(kVipBound, snapshot.vip_bound ? 1 : 0, {vip_text_, interface_}));
-  out.push_back(MakeFamily(kLastChange, snapshot.last_change_seconds, {vip_text_, interface_}));
+  out.push_back(
+      MakeFamily(Spec("kubevip_vip_bound"), snapshot.vip_bound ? 1 : 0, {vip_text_, interface_}));
+  out.push_back(MakeFamily(Spec("kubevip_vip_last_change_timestamp_seconds"),
+                           snapshot.last_change_seconds, {vip_text_, interface_}));
   return true;
 }
 

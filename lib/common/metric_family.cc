@@ -59,6 +59,9 @@ prometheus::MetricFamily MakeFamily(const FamilySpec& spec) {
   return MakeFamily(std::string(spec.name), std::string(spec.help), spec.type);
 }
 
+namespace {
+
+// Appends one sample of `spec` to `family`; `label_values` in the order of spec.labels.
 void AddSample(prometheus::MetricFamily& family, const FamilySpec& spec, double value,
                LabelValues label_values) {
   assert(label_values.size() == spec.labels.size());
@@ -68,6 +71,12 @@ void AddSample(prometheus::MetricFamily& family, const FamilySpec& spec, double 
   auto name = spec.labels.begin();
   for (std::string_view label_value : label_values)
     metric.label.push_back({std::string(*name++), std::string(label_value)});
+}
+
+}  // namespace
+
+void FamilyBuilder::Add(double value, LabelValues label_values) {
+  AddSample(family_, spec_, value, label_values);
 }
 
 prometheus::MetricFamily MakeFamily(const FamilySpec& spec, double value,

@@ -14,24 +14,17 @@
 
 namespace kvip {
 
-// One metric family as its collector declares it, once: name, type, help and label names.
-// Each collector keeps a constexpr table of these (its static Families()); Collect() builds
-// from the entries, and tests check docs/metrics.md, the README copy and the kube-vip clash
-// list against the tables. To add a family: add a row, then build it with MakeFamily below.
+// One metric family as the exporter declares it, once, in common/metric_catalog.h: name, the
+// collector that exposes it, type, label names and help. Collect() builds from the row
+// (MakeFamily(Spec("kubevip_up"), ...)); tests check docs/metrics.md, the README copy and
+// the kube-vip clash list against the catalogue.
 struct FamilySpec {
   std::string_view name;
+  std::string_view source;  // the exposing collector's Name(), or "exporter" / "web"
   prometheus::MetricType type;
+  std::span<const std::string_view> labels;  // label names, in the order values are given
   std::string_view help;
-  std::span<const std::string_view> labels = {};  // label names, in the order values are given
 };
-
-// The row named `name` of `table`, found at compile time: a name not in the table fails the
-// build. constexpr const FamilySpec& kUp = FamilyIn(kFamilies, "kubevip_up");
-consteval const FamilySpec& FamilyIn(std::span<const FamilySpec> table, std::string_view name) {
-  for (const FamilySpec& spec : table)
-    if (spec.name == name) return spec;
-  throw "no such family in the table";
-}
 
 using LabelValues = std::initializer_list<std::string_view>;
 
@@ -40,11 +33,24 @@ prometheus::MetricFamily MakeFamily(const FamilySpec& spec);
 // A family of `spec` with one sample; `label_values` in the order of spec.labels.
 prometheus::MetricFamily MakeFamily(const FamilySpec& spec, double value,
                                     LabelValues label_values = {});
-// Appends one sample; `label_values` in the order of spec.labels.
-void AddSample(prometheus::MetricFamily& family, const FamilySpec& spec, double value,
-               LabelValues label_values = {});
 
-// The builders below take names and help as arguments: for code not yet moved to a table.
+// A family of several samples, filled from its row: FamilyBuilder events(Spec("..."));
+// events.Add(3, {"lease", "ns", "MODIFIED"}); out.push_back(std::move(events).Take());
+class FamilyBuilder {
+ public:
+  explicit FamilyBuilder(const FamilySpec& spec) : spec_(spec), family_(MakeFamily(spec)) {}
+  // Appends one sample; `label_values` in the order of the row's labels.
+  void Add(double value, LabelValues label_values = {});
+  bool empty() const { return family_.metric.empty(); }
+  prometheus::MetricFamily Take() && { return std::move(family_); }
+
+ private:
+  const FamilySpec& spec_;
+  prometheus::MetricFamily family_;
+};
+
+// The builders below take names and help as arguments: for the standard process_* families
+// and for tests.
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 prometheus::MetricFamily MakeFamily(std::string name, std::string help,

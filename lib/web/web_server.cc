@@ -241,8 +241,6 @@ bool WebServerCore::Stop(std::chrono::milliseconds grace) {
 
 }  // namespace detail
 
-std::span<const FamilySpec> WebServer::Families() { return detail::WebStats::Families(); }
-
 WebServer::WebServer(const WebOptions& options, std::shared_ptr<prometheus::Collectable> metrics)
     : core_(std::make_unique<detail::WebServerCore>(options, std::move(metrics))) {}
 

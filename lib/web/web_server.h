@@ -58,9 +58,6 @@ class WebServer {
   WebServer(const WebServer&) = delete;
   WebServer& operator=(const WebServer&) = delete;
 
-  // The server's own metric families (kvip_exporter_web_*), declared once.
-  static std::span<const FamilySpec> Families();
-
   // Ports actually bound (port 0 resolves to a free port).
   std::vector<int> ListeningPorts() const;
 

@@ -21,9 +21,6 @@ class WebStats {
   static constexpr std::array<int, 9> kCodes = {200, 400, 401, 404, 405, 413, 431, 500, 503};
   enum Drop { kEvicted, kRefused, kRequestTimeout, kWriteTimeout, kTlsHandshake, kDropCount };
 
-  // The families AppendFamilies writes, declared once.
-  static std::span<const FamilySpec> Families();
-
   void Request(unsigned code);
   void Dropped(Drop reason) { drops_[reason]++; }
   void Opened() { open_++; }

@@ -1,6 +1,7 @@
-// The metric contract, declared once: each collector's family table (FamilySpec) against
-// docs/metrics.md and the README's copy, in both directions (name, type, labels), the
-// kube-vip clash list against the tables, and a golden /metrics page built from fixtures.
+// The metric contract, declared once: the metric catalogue (common/metric_catalog.h) against
+// docs/metrics.md and the README's copy, in both directions (name, type, labels, and the
+// collector whose section documents it), the kube-vip clash list against the catalogue, and
+// a golden /metrics page built from fixtures.
 
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
@@ -12,14 +13,11 @@
 #include <sstream>
 
 #include "collectors/collector_set.h"
-#include "collectors/family_tables.h"
 #include "collectors/kubevip_log.h"
 #include "collectors/kubevip_scrape.h"
 #include "collectors/lease_watch.h"
 #include "collectors/manifest.h"
-#include "collectors/vip_healthz.h"
-#include "collectors/vip_netlink.h"
-#include "web/web_server.h"
+#include "common/metric_catalog.h"
 
 namespace kvip {
 namespace {
@@ -36,6 +34,7 @@ std::string ReadText(const std::string& path) {
 struct Row {
   std::string type;
   std::set<std::string> labels;
+  std::string source;  // the collector whose section documents it; "exporter" for its own
   bool operator==(const Row&) const = default;
 };
 
@@ -50,33 +49,38 @@ std::string TypeName(prometheus::MetricType type) {
   }
 }
 
-// Every family of every table: the collectors', the exporter's own, the web server's.
-std::map<std::string, Row> TableRows() {
+// Every row of the catalogue. docs/metrics.md documents the daemon's own ("exporter") and
+// the web server's families in one section.
+std::map<std::string, Row> CatalogRows() {
   std::map<std::string, Row> rows;
-  std::vector<std::span<const FamilySpec>> tables = CollectorFamilyTables();
-  tables.push_back(CollectorSet::Families());
-  tables.push_back(WebServer::Families());
-  for (std::span<const FamilySpec> table : tables) {
-    for (const FamilySpec& spec : table) {
-      Row row{TypeName(spec.type), {}};
-      for (std::string_view label : spec.labels) row.labels.emplace(label);
-      EXPECT_TRUE(rows.emplace(std::string(spec.name), row).second)
-          << spec.name << " is declared twice";
-    }
+  for (const FamilySpec& spec : kMetricCatalog) {
+    Row row{TypeName(spec.type), {}, spec.source == "web" ? "exporter" : std::string(spec.source)};
+    for (std::string_view label : spec.labels) row.labels.emplace(label);
+    EXPECT_TRUE(rows.emplace(std::string(spec.name), row).second)
+        << spec.name << " is declared twice";
   }
   return rows;
 }
 
-// The rows of a metrics table in markdown: | `name` | type | `a`, `b` | meaning |.
+// The rows of a metrics table in markdown: | `name` | type | `a`, `b` | meaning |, each under
+// a section "## ... (`collector` collector, ...)" or "## The exporter itself".
 std::map<std::string, Row> DocumentRows(const std::string& text) {
   std::map<std::string, Row> rows;
   std::regex row_re(R"(^\| `((?:kubevip|kvip_exporter)_[a-z0-9_]+)` \| ([a-z]+) \|([^|]*)\|)");
   std::regex label_re("`([a-z_]+)`");
+  std::regex section_re(R"(^## .*\(`([a-z_]+)` collector)");
+  std::string section;
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
     std::smatch match;
+    if (line.starts_with("## ")) {
+      section = std::regex_search(line, match, section_re) ? match[1].str()
+                : line == "## The exporter itself"         ? "exporter"
+                                                           : "";
+      continue;
+    }
     if (!std::regex_search(line, match, row_re)) continue;
-    Row row{match[2].str(), {}};
+    Row row{match[2].str(), {}, section};
     std::string labels = match[3].str();
     for (std::sregex_iterator it(labels.begin(), labels.end(), label_re), end; it != end; ++it)
       row.labels.insert((*it)[1].str());
@@ -90,34 +94,36 @@ void ExpectSameContract(const std::map<std::string, Row>& tables,
   for (const auto& [name, row] : tables) {
     auto documented = document.find(name);
     if (documented == document.end()) {
-      ADD_FAILURE() << name << " is in a collector's table but not in " << where;
+      ADD_FAILURE() << name << " is in the metric catalogue but not in " << where;
       continue;
     }
     EXPECT_EQ(documented->second.type, row.type) << name << ": type in " << where;
     EXPECT_EQ(documented->second.labels, row.labels) << name << ": labels in " << where;
+    EXPECT_EQ(documented->second.source, row.source) << name << ": section in " << where;
   }
   for (const auto& [name, row] : document)
-    EXPECT_TRUE(tables.count(name)) << name << " is in " << where << " but in no collector's table";
+    EXPECT_TRUE(tables.count(name))
+        << name << " is in " << where << " but not in the metric catalogue";
 }
 
-TEST(MetricFamilies, TablesMatchDocsMetricsMdBothWays) {
+TEST(MetricFamilies, CatalogMatchesDocsMetricsMdBothWays) {
   auto document = DocumentRows(ReadText(kRepo + "/docs/metrics.md"));
   EXPECT_GE(document.size(), 35u);
-  ExpectSameContract(TableRows(), document, "docs/metrics.md");
+  ExpectSameContract(CatalogRows(), document, "docs/metrics.md");
 }
 
-TEST(MetricFamilies, TablesMatchTheReadmeCopyBothWays) {
+TEST(MetricFamilies, CatalogMatchesTheReadmeCopyBothWays) {
   std::string readme = ReadText(kRepo + "/README.md");
   size_t begin = readme.find("<!-- metrics:begin -->");
   size_t end = readme.find("<!-- metrics:end -->");
   ASSERT_NE(begin, std::string::npos);
   ASSERT_NE(end, std::string::npos);
-  ExpectSameContract(TableRows(), DocumentRows(readme.substr(begin, end - begin)), "README.md");
+  ExpectSameContract(CatalogRows(), DocumentRows(readme.substr(begin, end - begin)), "README.md");
 }
 
-TEST(MetricFamilies, TheClashListIsEveryKubevipNameOfTheTables) {
+TEST(MetricFamilies, TheClashListIsEveryKubevipNameOfTheCatalog) {
   size_t own = 0;
-  for (const auto& [name, row] : TableRows()) {
+  for (const auto& [name, row] : CatalogRows()) {
     if (name.rfind("kubevip_", 0) != 0) continue;
     ++own;
     EXPECT_TRUE(IsOwnMetricName(name)) << name;
@@ -162,8 +168,8 @@ std::string GoldenPage() {
       std::string(KVIP_FIXTURES) + "/manifest/kube-vip-generated-v1.0.3.yaml"));
   collectors.push_back(std::make_unique<FixedLeaseCollector>());
   CollectorSet set(std::move(collectors));
-  set.AddStatic(MakeFamily(CollectorSet::BuildInfo(), 1, {"0.1.0", "golden", "g++"}));
-  set.AddStatic(MakeFamily(CollectorSet::NodeInfo(), 1, {"k8s-cp1"}));
+  set.AddStatic(MakeFamily(Spec("kvip_exporter_build_info"), 1, {"0.1.0", "golden", "g++"}));
+  set.AddStatic(MakeFamily(Spec("kvip_exporter_node_info"), 1, {"k8s-cp1"}));
   std::vector<prometheus::MetricFamily> families = set.Collect();
   for (auto& family : families)
     if (family.name == "kvip_exporter_collector_duration_seconds")
