@@ -23,27 +23,20 @@ RouteSubscription::RouteSubscription(boost::asio::io_context& loop,
       interface_(std::move(interface)),
       unavailable_(std::move(unavailable)),
       handlers_(std::move(handlers)),
-      watcher_(loop),
+      events_(loop),
       retry_timer_(loop) {}
 
-RouteSubscription::~RouteSubscription() {
-  // The timer cancels its own wait when destroyed; the watcher must not close events_'s fd.
-  if (watcher_.is_open()) watcher_.release();
-}
+RouteSubscription::~RouteSubscription() = default;
 
 void RouteSubscription::Start() {
-  if (watcher_.is_open()) watcher_.release();
-  events_.reset();
+  events_.Close();
   // Subscribe before dumping: every change after the dump's snapshot arrives as an event.
   auto opened = netlink::RouteEventSocket::Open(subscription_);
   if (auto* error = std::get_if<netlink::NetlinkError>(&opened)) {
     Fail(*error);
     return;
   }
-  events_.emplace(std::move(std::get<netlink::RouteEventSocket>(opened)));
-  boost::system::error_code ec;
-  watcher_.assign(events_->fd(), ec);
-  if (ec) {
+  if (auto ec = events_.Attach(std::move(std::get<netlink::RouteEventSocket>(opened)))) {
     Fail({ec.value(), "register netlink socket on the event loop: " + ec.message()});
     return;
   }
@@ -72,11 +65,7 @@ bool RouteSubscription::Resync() {
 }
 
 void RouteSubscription::WaitForEvents() {
-  watcher_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                      [this](const boost::system::error_code& ec) {
-                        if (ec == boost::asio::error::operation_aborted) return;
-                        OnReadable();
-                      });
+  events_.WaitReadable([this] { OnReadable(); });
 }
 
 void RouteSubscription::OnReadable() {
@@ -117,8 +106,7 @@ void RouteSubscription::Fail(const netlink::NetlinkError& error) {
     last_error_ = error.what;
   }
   synced_ = false;
-  if (watcher_.is_open()) watcher_.release();
-  events_.reset();
+  events_.Close();
   retry_timer_.expires_after(kRetryDelay);
   retry_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec == boost::asio::error::operation_aborted) return;

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -18,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "collectors/loop_socket.h"
 #include "netlink/route_socket.h"
 
 namespace kvip {
@@ -68,9 +68,7 @@ class RouteSubscription {
   const std::string interface_;
   const std::string unavailable_;
   Handlers handlers_;
-  std::optional<netlink::RouteEventSocket> events_;
-  // A view of events_'s descriptor for readiness only: released, never closed, by us.
-  boost::asio::posix::stream_descriptor watcher_;
+  LoopSocket<netlink::RouteEventSocket> events_;
   boost::asio::steady_timer retry_timer_;
   std::uint64_t resyncs_ = 0;
   std::string last_error_;  // logged once until it changes or netlink recovers

@@ -17,7 +17,7 @@ VipArpProbeCollector::VipArpProbeCollector(boost::asio::io_context& loop,
                                            VipArpProbeOptions options)
     : options_(std::move(options)),
       vip_(netlink::IpAddress::Parse(options_.vip)),
-      watcher_(loop),
+      socket_(loop),
       timer_(loop) {
   if (!vip_) {
     LogError("ARP/NDP probe off: no valid VIP address", {{"vip", options_.vip}});
@@ -27,22 +27,16 @@ VipArpProbeCollector::VipArpProbeCollector(boost::asio::io_context& loop,
   Open();
 }
 
-VipArpProbeCollector::~VipArpProbeCollector() {
-  if (watcher_.is_open()) watcher_.release();
-}
+VipArpProbeCollector::~VipArpProbeCollector() = default;
 
 void VipArpProbeCollector::Open() {
-  if (watcher_.is_open()) watcher_.release();
-  socket_.reset();
+  socket_.Close();
   auto opened = lanprobe::PacketSocket::Open(options_.interface, *vip_);
   if (auto* error = std::get_if<lanprobe::SocketError>(&opened)) {
     Fail(*error);
     return;
   }
-  socket_.emplace(std::move(std::get<lanprobe::PacketSocket>(opened)));
-  boost::system::error_code ec;
-  watcher_.assign(socket_->fd(), ec);
-  if (ec) {
+  if (auto ec = socket_.Attach(std::move(std::get<lanprobe::PacketSocket>(opened)))) {
     Fail({ec.value(), "register packet socket on the event loop: " + ec.message()});
     return;
   }
@@ -82,11 +76,7 @@ void VipArpProbeCollector::ScheduleTick() {
 }
 
 void VipArpProbeCollector::WaitForFrames() {
-  watcher_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                      [this](const boost::system::error_code& ec) {
-                        if (ec == boost::asio::error::operation_aborted) return;
-                        OnReadable();
-                      });
+  socket_.WaitReadable([this] { OnReadable(); });
 }
 
 void VipArpProbeCollector::OnReadable() {
@@ -118,8 +108,7 @@ void VipArpProbeCollector::Fail(const lanprobe::SocketError& error) {
     std::lock_guard lock(mutex_);
     up_ = false;
   }
-  if (watcher_.is_open()) watcher_.release();
-  socket_.reset();
+  socket_.Close();
   if (error.code == EPERM || error.code == EACCES) {
     LogWarn(
         "ARP/NDP probe off: opening a raw packet socket needs CAP_NET_RAW; add NET_RAW to the "

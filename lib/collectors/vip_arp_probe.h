@@ -6,7 +6,6 @@
 // packet socket, opened once, on the daemon's Asio loop; Collect only reads a snapshot.
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +15,7 @@
 #include <string>
 
 #include "collectors/collector.h"
+#include "collectors/loop_socket.h"
 #include "common/metric_family.h"
 #include "lanprobe/observations.h"
 #include "lanprobe/packet_socket.h"
@@ -49,9 +49,7 @@ class VipArpProbeCollector final : public Collector {
 
   const VipArpProbeOptions options_;
   const std::optional<netlink::IpAddress> vip_;
-  std::optional<lanprobe::PacketSocket> socket_;
-  // A view of socket_'s descriptor for readiness only: released, never closed, by us.
-  boost::asio::posix::stream_descriptor watcher_;
+  LoopSocket<lanprobe::PacketSocket> socket_;
   boost::asio::steady_timer timer_;
   bool permanently_off_ = false;  // no capability: retrying cannot help
   std::string last_error_;
