@@ -8,7 +8,10 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/system/error_code.hpp>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
+#include <variant>
 
 namespace kvip {
 
@@ -20,15 +23,19 @@ class LoopSocket {
   LoopSocket(const LoopSocket&) = delete;
   LoopSocket& operator=(const LoopSocket&) = delete;
 
-  // Takes `socket` (closing the one held before) and registers its fd on the loop. On an
-  // error the socket is closed again and the error returned.
-  boost::system::error_code Attach(Socket socket) {
+  // Takes the socket `opened` holds (closing the one held before) and registers its fd on
+  // the loop. Returns the error `opened` holds, or the registration's as an Error whose
+  // `what` starts with `registering` (e.g. "register netlink socket on the event loop").
+  template <typename Error>
+  std::optional<Error> Attach(std::variant<Socket, Error> opened, std::string_view registering) {
     Close();
-    socket_.emplace(std::move(socket));
+    if (auto* error = std::get_if<Error>(&opened)) return std::move(*error);
+    socket_.emplace(std::move(std::get<Socket>(opened)));
     boost::system::error_code ec;
     watcher_.assign(socket_->fd(), ec);
-    if (ec) socket_.reset();
-    return ec;
+    if (!ec) return std::nullopt;
+    socket_.reset();
+    return Error{ec.value(), std::string(registering) + ": " + ec.message()};
   }
 
   // Closes the socket; a pending wait ends with operation_aborted.

@@ -31,13 +31,9 @@ RouteSubscription::~RouteSubscription() = default;
 void RouteSubscription::Start() {
   events_.Close();
   // Subscribe before dumping: every change after the dump's snapshot arrives as an event.
-  auto opened = netlink::RouteEventSocket::Open(subscription_);
-  if (auto* error = std::get_if<netlink::NetlinkError>(&opened)) {
+  if (auto error = events_.Attach(netlink::RouteEventSocket::Open(subscription_),
+                                  "register netlink socket on the event loop")) {
     Fail(*error);
-    return;
-  }
-  if (auto ec = events_.Attach(std::move(std::get<netlink::RouteEventSocket>(opened)))) {
-    Fail({ec.value(), "register netlink socket on the event loop: " + ec.message()});
     return;
   }
   if (Resync()) WaitForEvents();

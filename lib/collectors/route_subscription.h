@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "collectors/loop_socket.h"
+#include "netlink/ip_address.h"
 #include "netlink/route_socket.h"
 
 namespace kvip {
@@ -73,6 +74,41 @@ class RouteSubscription {
   std::uint64_t resyncs_ = 0;
   std::string last_error_;  // logged once until it changes or netlink recovers
   std::atomic<bool> synced_{false};
+};
+
+// The VIP and interface a netlink collector follows (vip_netlink, vip_neighbor), and the
+// tracker that folds the kernel's state about them, fed by one RouteSubscription: a dump,
+// then events, `publish` after each. The tracker is read and written on the loop only.
+template <typename Tracker>
+class TrackedVip {
+ public:
+  // `vip` as configured: empty, or an address without prefix length (invalid: vip() unset).
+  TrackedVip(boost::asio::io_context& loop, std::string vip, std::string interface,
+             netlink::Subscription subscription, RouteSubscription::Dump dump,
+             std::string unavailable, std::function<void()> publish)
+      : vip_text_(std::move(vip)),
+        interface_(std::move(interface)),
+        vip_(netlink::IpAddress::Parse(vip_text_)),
+        tracker_(interface_, vip_),
+        subscription_(loop, subscription, dump, interface_, std::move(unavailable),
+                      RouteSubscription::FoldInto(tracker_, std::move(publish))) {}
+
+  // Subscribes and takes the first dump (RouteSubscription::Start).
+  void Start() { subscription_.Start(); }
+  bool synced() const { return subscription_.synced(); }
+
+  const std::string& vip_text() const { return vip_text_; }  // the `vip` label value
+  const std::string& interface() const { return interface_; }
+  const std::optional<netlink::IpAddress>& vip() const { return vip_; }
+  const Tracker& tracker() const { return tracker_; }
+
+ private:
+  const std::string vip_text_;
+  const std::string interface_;
+  const std::optional<netlink::IpAddress> vip_;
+  Tracker tracker_;
+  // Last: its handlers use the tracker.
+  RouteSubscription subscription_;
 };
 
 }  // namespace kvip

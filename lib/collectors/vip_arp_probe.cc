@@ -31,13 +31,9 @@ VipArpProbeCollector::~VipArpProbeCollector() = default;
 
 void VipArpProbeCollector::Open() {
   socket_.Close();
-  auto opened = lanprobe::PacketSocket::Open(options_.interface, *vip_);
-  if (auto* error = std::get_if<lanprobe::SocketError>(&opened)) {
+  if (auto error = socket_.Attach(lanprobe::PacketSocket::Open(options_.interface, *vip_),
+                                  "register packet socket on the event loop")) {
     Fail(*error);
-    return;
-  }
-  if (auto ec = socket_.Attach(std::move(std::get<lanprobe::PacketSocket>(opened)))) {
-    Fail({ec.value(), "register packet socket on the event loop: " + ec.message()});
     return;
   }
   if (!last_error_.empty()) LogInfo("ARP/NDP probe running again", {{"vip", options_.vip}});

@@ -37,18 +37,14 @@ class VipNeighborCollector final : public Collector {
 
   void Publish();  // on the loop thread (or in the constructor)
 
-  const std::string vip_text_;
-  const std::string interface_;
-  const std::optional<netlink::IpAddress> vip_;
-  netlink::NeighborTracker tracker_;
   // The last resolved MAC the VIP's entry held; unset until the first dump is published,
   // so what the kernel already knew at start is not counted as a change.
   std::optional<std::string> last_mac_;
 
   mutable std::mutex mutex_;
   Snapshot snapshot_;
-  // Last: its handlers use everything above.
-  RouteSubscription subscription_;
+  // Last: its publish handler uses everything above.
+  TrackedVip<netlink::NeighborTracker> tracked_;
 };
 
 }  // namespace kvip

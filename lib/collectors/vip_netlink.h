@@ -40,16 +40,12 @@ class VipNetlinkCollector final : public Collector {
   // Runs on the loop thread (or in the constructor, before the loop runs).
   void Publish();
 
-  const std::string vip_text_;
-  const std::string interface_;
-  const std::optional<netlink::IpAddress> vip_;
-  netlink::VipTracker tracker_;
   bool published_ = false;
 
   mutable std::mutex mutex_;
   Snapshot snapshot_;
-  // Last: its handlers use everything above.
-  RouteSubscription subscription_;
+  // Last: its publish handler uses everything above.
+  TrackedVip<netlink::VipTracker> tracked_;
 };
 
 }  // namespace kvip
