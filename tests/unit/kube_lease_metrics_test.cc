@@ -4,6 +4,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "collectors/lease_watch.h"
+#include "lease_fixture.h"
 
 namespace kvip {
 namespace {
@@ -25,23 +26,7 @@ std::string Render(const kube::LeaseWatchStatus& status, double now,
   return samples;
 }
 
-kube::LeaseWatchStatus Watching() {
-  kube::LeaseWatchStatus status;
-  status.listed = true;
-  status.watch_up = true;
-  status.reconnects = 2;
-  status.events = {{"ADDED", 0}, {"BOOKMARK", 1}, {"DELETED", 0}, {"ERROR", 0}, {"MODIFIED", 41}};
-  status.last_event_time = 1000.5;
-  kube::Lease lease;
-  lease.name = "plndr-cp-lock";
-  lease.holder = "k8s-cp3";
-  lease.acquire_time = 900;
-  lease.renew_time = 1000;
-  lease.duration_seconds = 5;
-  lease.transitions = 3;
-  status.object = lease;
-  return status;
-}
+kube::LeaseWatchStatus Watching() { return testing::WatchingLease("k8s-cp3", 1000); }
 
 const char* kWatchHealth =
     "kubevip_lease_watch_up{lease=\"plndr-cp-lock\",namespace=\"kube-system\"} 1\n"

@@ -18,6 +18,7 @@
 #include "collectors/lease_watch.h"
 #include "collectors/manifest.h"
 #include "common/metric_catalog.h"
+#include "lease_fixture.h"
 
 namespace kvip {
 namespace {
@@ -140,19 +141,7 @@ class FixedLeaseCollector final : public Collector {
  public:
   std::string_view Name() const override { return "lease_watch"; }
   bool Collect(std::vector<prometheus::MetricFamily>& out) override {
-    kube::LeaseWatchStatus status;
-    status.listed = true;
-    status.watch_up = true;
-    status.reconnects = 2;
-    status.events = {{"ADDED", 1}, {"BOOKMARK", 0}, {"DELETED", 0}, {"ERROR", 0}, {"MODIFIED", 41}};
-    status.last_event_time = 1764590000.5;
-    kube::Lease lease;
-    lease.holder = "k8s-cp1";
-    lease.acquire_time = 1764580000;
-    lease.renew_time = 1764590000;
-    lease.duration_seconds = 5;
-    lease.transitions = 3;
-    status.object = lease;
+    kube::LeaseWatchStatus status = testing::WatchingLease("k8s-cp1", 1764590000);
     for (auto& family :
          LeaseFamilies(status, "kube-system", "plndr-cp-lock", "k8s-cp1", 1764590002.25))
       out.push_back(std::move(family));
