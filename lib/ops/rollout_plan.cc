@@ -164,12 +164,6 @@ Result<std::vector<std::string>> PlanOrder(const std::vector<RolloutNode>& nodes
   return order;
 }
 
-std::string TagOf(const std::string& image) {
-  std::string error;
-  auto ref = manifest::ParseImageRef(image, error);
-  return ref ? ref->tag : "";
-}
-
 bool NodeOnVersion(const KubeVipPod& pod, const std::string& to) {
   return TagOf(pod.image) == to && TagOf(pod.status_image) == to && pod.running && pod.ready;
 }
