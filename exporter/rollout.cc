@@ -316,9 +316,7 @@ int Rollouter::Status() {
 
 int Rollouter::Finish(const std::string& result, int exit_code, const std::string& message) {
   if (cluster_ && have_lock_) cluster_->ReleaseLock(me_);
-  (exit_code == 0 ? LogInfo : LogError)(
-      "rollout finished",
-      {{"result", result}, {"exit_code", std::to_string(exit_code)}, {"msg", message}});
+  LogFinished("rollout", result, exit_code, message);
   Report report;
   report.title = "kube-vip rollout " +
                  (o_.status     ? std::string("status")
@@ -347,7 +345,7 @@ int Rollouter::Finish(const std::string& result, int exit_code, const std::strin
                            (n.pod.running && n.pod.ready ? ", ready" : ", NOT ready"));
   }
   report.sections.push_back(Report::Section::List("versions", "versions now", versions));
-  report.last_line = "result: " + result + " (exit " + std::to_string(exit_code) + "): " + message;
+  report.last_line = ResultLine(result, exit_code, message);
   RenderReport(std::cout, format_, report);
   return exit_code;
 }
