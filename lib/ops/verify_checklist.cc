@@ -134,8 +134,7 @@ std::vector<Check> JudgeMirrorPods(const std::vector<std::string>& control_plane
     if (version.empty()) version = image;  // an untagged reference is shown whole
     const bool on_version = expect.empty() || version == expect;
     checks.push_back({"pod " + node, pod->running && pod->ready && on_version,
-                      pod->name + " " + version + (pod->running ? " running" : " not running") +
-                          (pod->ready ? ", ready" : ", not ready") +
+                      pod->name + " " + version + " " + pod->RunningReadyText() +
                           (pod->waiting_reason.empty() ? "" : " (" + pod->waiting_reason + ")") +
                           (on_version ? "" : "; expected " + expect)});
   }
