@@ -62,6 +62,23 @@ void AddDeadlineOption(CLI::App& app, const std::string& name, std::chrono::mill
   AddDurationOption(app, name, target, help, 1, 60000, "1ms to 60s");
 }
 
+// The log flags, spelled and explained the same for the daemon and every one-shot mode.
+void AddLogLevelFlag(CLI::App& cmd, std::string& level) {
+  cmd.add_option("--log.level", level, "Only log messages at or above: debug, info, warn, error.")
+      ->capture_default_str();
+}
+
+void AddLogFlags(CLI::App& cmd, kvip::ServeOptions& logs) {
+  AddLogLevelFlag(cmd, logs.log_level);
+  cmd.add_option("--log.format", logs.log_format, "Log format: logfmt or json.")
+      ->capture_default_str();
+}
+
+// The report format of the one-shot modes.
+void AddOutputFlag(CLI::App& cmd, std::string& output) {
+  cmd.add_option("--output", output, "Report format: table or json.")->capture_default_str();
+}
+
 void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
   app.add_option("--web.listen-address", o.listen_address,
                  "Address on which to expose metrics and web interface.")
@@ -70,11 +87,7 @@ void AddServeFlags(CLI::App& app, kvip::ServeOptions& o) {
       ->capture_default_str();
   app.add_option("--web.config.file", o.web_config_file,
                  "Path to a web configuration file (TLS and basic auth, exporter-toolkit format).");
-  app.add_option("--log.level", o.log_level,
-                 "Only log messages at or above: debug, info, warn, error.")
-      ->capture_default_str();
-  app.add_option("--log.format", o.log_format, "Log format: logfmt or json.")
-      ->capture_default_str();
+  AddLogFlags(app, o);
 
   app.add_option("--kubevip.manifest", o.kubevip_manifest,
                  "kube-vip static pod manifest; VIP, interface, lease and metrics port are read "
@@ -153,12 +166,8 @@ void AddClusterFlags(CLI::App& cmd, kvip::ops::ClusterOptions& o, std::string& o
                  "API server port behind the VIP (default: manifest's port, else 6443).");
   cmd.add_flag("--vip.healthz-insecure", o.vip_healthz_insecure,
                "Do not verify the API server certificate when probing the VIP.");
-  cmd.add_option("--output", output, "Report format: table or json.")->capture_default_str();
-  cmd.add_option("--log.level", logs.log_level,
-                 "Only log messages at or above: debug, info, warn, error.")
-      ->capture_default_str();
-  cmd.add_option("--log.format", logs.log_format, "Log format: logfmt or json.")
-      ->capture_default_str();
+  AddOutputFlag(cmd, output);
+  AddLogFlags(cmd, logs);
 }
 
 // A duration flag of the one-shot modes ("90s", "2m"), whole seconds.
@@ -333,12 +342,8 @@ int main(int argc, char** argv) {
                    "How long each node's new version must stay healthy.");
   AddSecondsOption(*rollout_cmd, "--pod-start-timeout", rollout.pod_start_timeout,
                    "How long a step pod may take to start.");
-  rollout_cmd->add_option("--output", rollout.output, "Report format: table or json.")
-      ->capture_default_str();
-  rollout_cmd
-      ->add_option("--log.level", serve.log_level,
-                   "Only log messages at or above: debug, info, warn, error.")
-      ->capture_default_str();
+  AddOutputFlag(*rollout_cmd, rollout.output);
+  AddLogLevelFlag(*rollout_cmd, serve.log_level);
   app.require_subcommand(0, 1);
 
   try {

@@ -79,7 +79,7 @@ void Print(OutputFormat format, const char* mode, const std::vector<Check>& chec
                    {"exit_code", exit_code},
                    {"message", message}};
   report.sections.push_back(Report::Section::Checks("checks", "", checks));
-  report.last_line = "result: " + result + " (exit " + std::to_string(exit_code) + "): " + message;
+  report.last_line = ResultLine(result, exit_code, message);
   RenderReport(std::cout, format, report);
 }
 

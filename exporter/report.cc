@@ -8,6 +8,8 @@
 #include <iostream>
 #include <ostream>
 
+#include "common/logging.h"
+
 namespace kvip {
 namespace {
 
@@ -102,6 +104,17 @@ void PrintCheckTable(std::ostream& out, const std::vector<Check>& checks) {
     if (c.seconds >= 0) out << " (" << std::fixed << std::setprecision(1) << c.seconds << " s)";
     out << "\n";
   }
+}
+
+std::string ResultLine(const std::string& result, int exit_code, const std::string& message) {
+  return "result: " + result + " (exit " + std::to_string(exit_code) + "): " + message;
+}
+
+void LogFinished(const std::string& mode, const std::string& result, int exit_code,
+                 const std::string& message) {
+  (exit_code == 0 ? LogInfo : LogError)(
+      mode + " finished",
+      {{"result", result}, {"exit_code", std::to_string(exit_code)}, {"msg", message}});
 }
 
 void RenderReport(std::ostream& out, OutputFormat format, const Report& report) {

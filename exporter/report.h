@@ -46,6 +46,13 @@ struct Report {
 
 void RenderReport(std::ostream& out, OutputFormat format, const Report& report);
 
+// How upgrade, rollout and recover end, the same in each: the table's last line
+// "result: <result> (exit <code>): <message>", and the log line "<mode> finished" (an error
+// unless the exit code is 0).
+std::string ResultLine(const std::string& result, int exit_code, const std::string& message);
+void LogFinished(const std::string& mode, const std::string& result, int exit_code,
+                 const std::string& message);
+
 // Prints checks as an aligned table (OK/FAIL, name, detail).
 void PrintCheckTable(std::ostream& out, const std::vector<Check>& checks);
 

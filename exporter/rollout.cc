@@ -193,10 +193,9 @@ int Rollouter::PlanWhenHealthy() {
                         o_.lease_namespace + "/" + o_.lease_name + " held by " + leader_ +
                             (fresh ? ", fresh" : ", NOT renewed in time")});
       for (const ops::RolloutNode& n : discovery_.nodes)
-        health.push_back({"pod " + n.name, n.pod.running && n.pod.ready,
-                          n.pod.name + " " + ops::TagOf(n.pod.image) +
-                              (n.pod.running ? " running" : " not running") +
-                              (n.pod.ready ? ", ready" : ", not ready")});
+        health.push_back(
+            {"pod " + n.name, n.pod.running && n.pod.ready,
+             n.pod.name + " " + ops::TagOf(n.pod.image) + " " + n.pod.RunningReadyText()});
     } else {
       error = discovered ? holder.error() : discovered.error();
     }
@@ -293,8 +292,7 @@ int Rollouter::Status() {
   auto holder = cluster_->LeaseHolder(o_.lease_namespace, o_.lease_name, fresh);
   leader_ = holder ? *holder : "";
   for (const ops::RolloutNode& n : discovery_.nodes) {
-    std::string detail = ops::TagOf(n.pod.image) + (n.pod.running ? " running" : " not running") +
-                         (n.pod.ready ? ", ready" : ", not ready") + ", restarts " +
+    std::string detail = ops::TagOf(n.pod.image) + " " + n.pod.RunningReadyText() + ", restarts " +
                          std::to_string(n.pod.restart_count) +
                          (n.name == leader_ ? ", leader" : "");
     auto rec = std::find_if(record_.nodes.begin(), record_.nodes.end(),
@@ -316,9 +314,7 @@ int Rollouter::Status() {
 
 int Rollouter::Finish(const std::string& result, int exit_code, const std::string& message) {
   if (cluster_ && have_lock_) cluster_->ReleaseLock(me_);
-  (exit_code == 0 ? LogInfo : LogError)(
-      "rollout finished",
-      {{"result", result}, {"exit_code", std::to_string(exit_code)}, {"msg", message}});
+  LogFinished("rollout", result, exit_code, message);
   Report report;
   report.title = "kube-vip rollout " +
                  (o_.status     ? std::string("status")
@@ -347,7 +343,7 @@ int Rollouter::Finish(const std::string& result, int exit_code, const std::strin
                            (n.pod.running && n.pod.ready ? ", ready" : ", NOT ready"));
   }
   report.sections.push_back(Report::Section::List("versions", "versions now", versions));
-  report.last_line = "result: " + result + " (exit " + std::to_string(exit_code) + "): " + message;
+  report.last_line = ResultLine(result, exit_code, message);
   RenderReport(std::cout, format_, report);
   return exit_code;
 }

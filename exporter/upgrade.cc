@@ -156,9 +156,7 @@ std::vector<std::string> Upgrader::Plan() const {
 }
 
 int Upgrader::Finish(const std::string& result, int exit_code, const std::string& message) {
-  (exit_code == kUpgradeOk ? LogInfo : LogError)(
-      "upgrade finished",
-      {{"result", result}, {"exit_code", std::to_string(exit_code)}, {"msg", message}});
+  LogFinished("upgrade", result, exit_code, message);
   Report report;
   report.title = "kube-vip upgrade on " + access_.node + ": " + state_.from_image + " -> " +
                  target_image_ + (options_.dry_run ? " (dry run)" : "");
@@ -178,7 +176,7 @@ int Upgrader::Finish(const std::string& result, int exit_code, const std::string
   report.sections.push_back(
       Report::Section::List("plan", "plan", printed_plan_ ? Plan() : std::vector<std::string>{}));
   report.sections.push_back(Report::Section::Checks("steps", "steps", steps_));
-  report.last_line = "result: " + result + " (exit " + std::to_string(exit_code) + "): " + message;
+  report.last_line = ResultLine(result, exit_code, message);
   RenderReport(std::cout, format_, report);
   return exit_code;
 }

@@ -63,6 +63,20 @@ std::string Names(const std::map<std::string, Named>& entries) {
   return names.empty() ? "none" : names;
 }
 
+// The `kind` ("cluster", "user") entry a context names, or null with `error` saying which
+// are defined.
+const std::pair<const std::string, Named>* NamedEntry(const std::map<std::string, Named>& entries,
+                                                      const std::string& kind,
+                                                      const std::string& name,
+                                                      const std::string& where,
+                                                      std::string& error) {
+  auto it = entries.find(name);
+  if (it != entries.end()) return &*it;
+  error = where + " names " + kind + " \"" + name + "\", which is not defined (" + kind +
+          "s: " + Names(entries) + ")";
+  return nullptr;
+}
+
 std::string FilesText(const Merged& merged) {
   std::string text;
   for (const auto& f : merged.files) text += (text.empty() ? "" : ":") + f;
@@ -334,21 +348,12 @@ std::optional<ClientConfig> LoadKubeconfig(const std::string& paths, std::string
       !GetString(context->second.body, "namespace", config.default_namespace, where, error)) {
     return std::nullopt;
   }
-  auto cluster = merged.clusters.find(cluster_name);
-  if (cluster == merged.clusters.end()) {
-    error = where + " names cluster \"" + cluster_name +
-            "\", which is not defined (clusters: " + Names(merged.clusters) + ")";
+  const auto* cluster = NamedEntry(merged.clusters, "cluster", cluster_name, where, error);
+  if (!cluster || !ApplyCluster(cluster->second, cluster->first, config, error))
     return std::nullopt;
-  }
-  if (!ApplyCluster(cluster->second, cluster->first, config, error)) return std::nullopt;
   if (!user_name.empty()) {
-    auto user = merged.users.find(user_name);
-    if (user == merged.users.end()) {
-      error = where + " names user \"" + user_name +
-              "\", which is not defined (users: " + Names(merged.users) + ")";
-      return std::nullopt;
-    }
-    if (!ApplyUser(user->second, user->first, config, error)) return std::nullopt;
+    const auto* user = NamedEntry(merged.users, "user", user_name, where, error);
+    if (!user || !ApplyUser(user->second, user->first, config, error)) return std::nullopt;
   }
   config.user = user_name.empty() ? "(anonymous)" : user_name;
   return config;

@@ -33,8 +33,10 @@ ContainerStatus ContainerFromValue(const Value& c) {
       status.running = true;
       status.started_at = Time(*running, "startedAt");
     }
-    if (const Value* waiting = json::Member(*state, "waiting"))
+    if (const Value* waiting = json::Member(*state, "waiting")) {
       status.waiting_reason = json::String(*waiting, "reason");
+      status.waiting_message = json::String(*waiting, "message");
+    }
     if (const Value* terminated = json::Member(*state, "terminated"))
       status.terminated = TerminationFromValue(*terminated);
   }
@@ -52,11 +54,23 @@ bool PodFromValue(const Value& object, Pod& pod, std::string& error) {
   }
   if (const Value* metadata = detail::ReadMetadata(object, pod)) {
     pod.uid = json::String(*metadata, "uid");
+    if (const Value* annotations = json::Member(*metadata, "annotations"))
+      pod.config_hash = json::String(*annotations, "kubernetes.io/config.hash");
   }
-  if (const Value* spec = json::Member(object, "spec")) pod.node = json::String(*spec, "nodeName");
+  if (const Value* spec = json::Member(object, "spec")) {
+    pod.node = json::String(*spec, "nodeName");
+    if (const Value* containers = json::Member(*spec, "containers");
+        containers && containers->IsArray()) {
+      for (const Value& c : containers->GetArray())
+        pod.spec_containers.push_back({json::String(c, "name"), json::String(c, "image")});
+    }
+  }
   const Value* status = json::Member(object, "status");
   if (!status) return true;  // a BOOKMARK carries metadata only
   pod.phase = json::String(*status, "phase");
+  pod.reason = json::String(*status, "reason");
+  pod.message = json::String(*status, "message");
+  pod.host_ip = json::String(*status, "hostIP");
   const Value* statuses = json::Member(*status, "containerStatuses");
   if (statuses && !statuses->IsArray()) {
     error = "status.containerStatuses is not an array";
@@ -74,6 +88,18 @@ bool PodFromValue(const Value& object, Pod& pod, std::string& error) {
 
 }  // namespace
 
+const ContainerSpec* Pod::SpecContainer(std::string_view container) const {
+  for (const ContainerSpec& c : spec_containers)
+    if (c.name == container) return &c;
+  return nullptr;
+}
+
+const ContainerStatus* Pod::Container(std::string_view container) const {
+  for (const ContainerStatus& c : containers)
+    if (c.name == container) return &c;
+  return nullptr;
+}
+
 std::optional<Pod> ParsePod(std::string_view json, std::string& error) {
   rapidjson::Document doc;
   Pod pod;
@@ -84,6 +110,14 @@ std::optional<Pod> ParsePod(std::string_view json, std::string& error) {
 
 std::optional<PodList> ParsePodList(std::string_view json, std::string& error) {
   return detail::ParseObjectList<Pod>(json, &PodFromValue, error);
+}
+
+std::optional<std::vector<Pod>> ParsePodItems(std::string_view json, std::string& error) {
+  rapidjson::Document doc;
+  if (!detail::ParseDocument(json, doc, error)) return std::nullopt;
+  std::vector<Pod> pods;
+  if (!detail::ReadItems<Pod>(doc, &PodFromValue, pods, error)) return std::nullopt;
+  return pods;
 }
 
 std::optional<PodWatchEvent> ParsePodWatchEvent(std::string_view json, std::string& error) {

@@ -29,8 +29,21 @@ struct ContainerStatus {
   bool running = false;
   double started_at = 0;       // state.running.startedAt, Unix seconds
   std::string waiting_reason;  // state.waiting.reason (CrashLoopBackOff, ErrImagePull, ...)
+  std::string waiting_message;
   std::optional<ContainerTermination> terminated;       // state.terminated
   std::optional<ContainerTermination> last_terminated;  // lastState.terminated
+
+  // The most recent run that ended: the current one when it has, else the one before.
+  const ContainerTermination* LastEnded() const {
+    if (terminated) return &*terminated;
+    return last_terminated ? &*last_terminated : nullptr;
+  }
+};
+
+// What spec.containers[] asks for (the manifest's image, before the kubelet resolves it).
+struct ContainerSpec {
+  std::string name;
+  std::string image;
 };
 
 struct Pod {
@@ -38,9 +51,17 @@ struct Pod {
   std::string namespace_name;
   std::string resource_version;
   std::string uid;
-  std::string node;                         // spec.nodeName
-  std::string phase;                        // status.phase
+  std::string config_hash;  // kubernetes.io/config.hash: a static pod's UID (its log dir name)
+  std::string node;         // spec.nodeName
+  std::vector<ContainerSpec> spec_containers;  // spec.containers, in the API's order
+  std::string phase;                           // status.phase
+  std::string reason;   // status.reason/message: why a pod ended without a container
+  std::string message;  // status (DeadlineExceeded, Evicted, ...)
+  std::string host_ip;  // status.hostIP
   std::vector<ContainerStatus> containers;  // status.containerStatuses, in the API's order
+
+  const ContainerSpec* SpecContainer(std::string_view container) const;
+  const ContainerStatus* Container(std::string_view container) const;
 };
 
 using PodList = ObjectList<Pod>;
@@ -49,6 +70,9 @@ using PodWatchEvent = ObjectEvent<Pod>;
 // Each returns nullopt with `error` saying what is wrong when `json` is not what it should be.
 std::optional<Pod> ParsePod(std::string_view json, std::string& error);
 std::optional<PodList> ParsePodList(std::string_view json, std::string& error);
+// The items of any pod list, also one that cannot be watched from (`kubectl get -o json`
+// writes an empty metadata.resourceVersion).
+std::optional<std::vector<Pod>> ParsePodItems(std::string_view json, std::string& error);
 std::optional<PodWatchEvent> ParsePodWatchEvent(std::string_view json, std::string& error);
 
 }  // namespace kvip::kube

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/json_member.h"
 #include "kube/watch_event.h"
@@ -46,6 +47,25 @@ inline bool ParseDocument(std::string_view json, rapidjson::Document& doc, std::
   return true;
 }
 
+// A list's items (null reads as none); false with `error` set when one is not an object of
+// the kind.
+template <class T>
+bool ReadItems(const rapidjson::Document& doc, FromValue<T> from_value, std::vector<T>& out,
+               std::string& error) {
+  const rapidjson::Value* items = json::Member(doc, "items");
+  if (items && items->IsNull()) return true;
+  if (!items || !items->IsArray()) {
+    error = "the list has no items array";
+    return false;
+  }
+  for (const auto& item : items->GetArray()) {
+    T object;
+    if (!from_value(item, object, error)) return false;
+    out.push_back(std::move(object));
+  }
+  return true;
+}
+
 template <class T>
 std::optional<ObjectList<T>> ParseObjectList(std::string_view json, FromValue<T> from_value,
                                              std::string& error) {
@@ -59,17 +79,7 @@ std::optional<ObjectList<T>> ParseObjectList(std::string_view json, FromValue<T>
     error = "the list has no metadata.resourceVersion";
     return std::nullopt;
   }
-  const rapidjson::Value* items = json::Member(doc, "items");
-  if (items && items->IsNull()) return list;
-  if (!items || !items->IsArray()) {
-    error = "the list has no items array";
-    return std::nullopt;
-  }
-  for (const auto& item : items->GetArray()) {
-    T object;
-    if (!from_value(item, object, error)) return std::nullopt;
-    list.items.push_back(std::move(object));
-  }
+  if (!ReadItems(doc, from_value, list.items, error)) return std::nullopt;
   return list;
 }
 

@@ -31,6 +31,12 @@ bool IsValidTag(std::string_view tag) {
   return true;
 }
 
+std::string TagOf(std::string_view image) {
+  std::string error;
+  auto ref = ParseImageRef(image, error);
+  return ref ? ref->tag : "";
+}
+
 bool IsValidDigest(std::string_view digest) {
   size_t colon = digest.find(':');
   if (colon == std::string_view::npos || colon == 0) return false;

@@ -23,6 +23,9 @@ struct ImageRef {
 // Parses `text`; on failure returns nullopt and says what is wrong in `error`.
 std::optional<ImageRef> ParseImageRef(std::string_view text, std::string& error);
 
+// The tag of an image reference ("v1.0.4"), or "" when it has none or does not parse.
+std::string TagOf(std::string_view image);
+
 // True for "sha256:<64 hex>" and other "<algorithm>:<hex ≥ 32>" digests.
 bool IsValidDigest(std::string_view digest);
 

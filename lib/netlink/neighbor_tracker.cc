@@ -5,11 +5,9 @@
 namespace kvip::netlink {
 
 NeighborTracker::NeighborTracker(std::string interface, std::optional<IpAddress> vip)
-    : interface_(interface), vip_(vip), addresses_(std::move(interface), vip) {}
+    : vip_(vip), addresses_(std::move(interface), vip) {}
 
 void NeighborTracker::Reset(const std::vector<RouteEvent>& dump) {
-  index_ = 0;
-  mac_.clear();
   vip_entries_by_index_.clear();
   addresses_.Reset({});
   for (const auto& event : dump) Apply(event);
@@ -26,27 +24,14 @@ void NeighborTracker::Apply(const RouteEvent& event) {
 
 std::optional<NeighborTracker::Entry> NeighborTracker::vip_entry() const {
   if (!interface_present() || addresses_.vip_bound()) return std::nullopt;
-  auto it = vip_entries_by_index_.find(index_);
+  auto it = vip_entries_by_index_.find(addresses_.interface().index());
   if (it == vip_entries_by_index_.end()) return std::nullopt;
   return it->second;
 }
 
 void NeighborTracker::ApplyLink(const LinkEvent& link) {
-  if (link.removed) {
-    vip_entries_by_index_.erase(link.index);
-    if (link.index == index_) {
-      index_ = 0;
-      mac_.clear();
-    }
-    return;
-  }
-  if (link.name == interface_) {
-    index_ = link.index;
-    mac_ = link.mac;
-  } else if (link.index == index_) {
-    index_ = 0;  // renamed away from our name
-    mac_.clear();
-  }
+  // Which ifindex is our interface is addresses_'s to follow.
+  if (link.removed) vip_entries_by_index_.erase(link.index);
 }
 
 void NeighborTracker::ApplyNeighbor(const NeighborEvent& neighbor) {

@@ -29,8 +29,8 @@ class NeighborTracker {
   void Reset(const std::vector<RouteEvent>& dump);
   void Apply(const RouteEvent& event);
 
-  bool interface_present() const { return index_ != 0; }
-  const std::string& interface_mac() const { return mac_; }
+  bool interface_present() const { return addresses_.interface_present(); }
+  const std::string& interface_mac() const { return addresses_.interface().mac(); }
   // The VIP's neighbour entry on the interface; none before anything reached the VIP, and
   // none while this node holds the VIP: the kernel then uses its own address and ignores
   // (but keeps, until garbage collection) the entry it had as a follower.
@@ -40,13 +40,11 @@ class NeighborTracker {
   void ApplyLink(const LinkEvent& link);
   void ApplyNeighbor(const NeighborEvent& neighbor);
 
-  std::string interface_;
   std::optional<IpAddress> vip_;
-  std::uint32_t index_ = 0;  // ifindex of the interface named interface_; 0 = absent
-  std::string mac_;
+  // The interface (by name) and whether the VIP is this node's own.
+  VipTracker addresses_;
   // The VIP's entry per ifindex, kept for every interface so a rename to our name is seen.
   std::map<std::uint32_t, Entry> vip_entries_by_index_;
-  VipTracker addresses_;  // whether the VIP is this node's own
 };
 
 }  // namespace kvip::netlink

@@ -25,7 +25,7 @@ struct AttributeTable {
 // Indexes the attributes after the fixed header; false when one runs past the message
 // (libmnl's own parse loop stops there silently).
 template <size_t N>
-bool CollectAttributes(const nlmsghdr* header, size_t fixed_header, AttributeTable<N>& table) {
+bool IndexAttributes(const nlmsghdr* header, size_t fixed_header, AttributeTable<N>& table) {
   const auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(header, fixed_header));
   // The message's own end, not libmnl's aligned tail, which may lie past the datagram.
   const char* end = static_cast<const char*>(static_cast<const void*>(header)) + header->nlmsg_len;
@@ -40,23 +40,38 @@ bool CollectAttributes(const nlmsghdr* header, size_t fixed_header, AttributeTab
   return true;
 }
 
+// The fixed header (`Fixed`, named `fixed_name`) of a `kind` message ("link message"), or
+// null with out.malformed saying the message is too short for one.
+template <class Fixed>
+const Fixed* FixedHeader(const nlmsghdr* header, const char* kind, const char* fixed_name,
+                         ParsedDatagram& out) {
+  if (mnl_nlmsg_get_payload_len(header) < sizeof(Fixed)) {
+    out.malformed = std::string(kind) + " shorter than " + fixed_name;
+    return nullptr;
+  }
+  return static_cast<const Fixed*>(mnl_nlmsg_get_payload(header));
+}
+
+// The attributes after the fixed header, or false with out.malformed set.
+template <class Fixed, size_t N>
+bool CollectAttributes(const nlmsghdr* header, const char* kind, AttributeTable<N>& table,
+                       ParsedDatagram& out) {
+  if (IndexAttributes(header, sizeof(Fixed), table)) return true;
+  out.malformed = std::string(kind) + " with malformed attributes";
+  return false;
+}
+
 std::span<const std::byte> Payload(const nlattr* attr) {
   return {static_cast<const std::byte*>(mnl_attr_get_payload(attr)),
           mnl_attr_get_payload_len(attr)};
 }
 
 bool ParseLink(const nlmsghdr* header, ParsedDatagram& out) {
-  if (mnl_nlmsg_get_payload_len(header) < sizeof(ifinfomsg)) {
-    out.malformed = "link message shorter than ifinfomsg";
-    return false;
-  }
-  const auto* info = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(header));
+  const auto* info = FixedHeader<ifinfomsg>(header, "link message", "ifinfomsg", out);
+  if (!info) return false;
   static_assert(IFLA_ADDRESS < IFLA_IFNAME);
   AttributeTable<IFLA_IFNAME> table;
-  if (!CollectAttributes(header, sizeof(ifinfomsg), table)) {
-    out.malformed = "link message with malformed attributes";
-    return false;
-  }
+  if (!CollectAttributes<ifinfomsg>(header, "link message", table, out)) return false;
   LinkEvent link;
   link.removed = header->nlmsg_type == RTM_DELLINK;
   link.index = static_cast<uint32_t>(info->ifi_index);
@@ -72,17 +87,11 @@ bool ParseLink(const nlmsghdr* header, ParsedDatagram& out) {
 }
 
 bool ParseAddress(const nlmsghdr* header, ParsedDatagram& out) {
-  if (mnl_nlmsg_get_payload_len(header) < sizeof(ifaddrmsg)) {
-    out.malformed = "address message shorter than ifaddrmsg";
-    return false;
-  }
-  const auto* info = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(header));
+  const auto* info = FixedHeader<ifaddrmsg>(header, "address message", "ifaddrmsg", out);
+  if (!info) return false;
   if (info->ifa_family != AF_INET && info->ifa_family != AF_INET6) return true;
   AttributeTable<IFA_FLAGS> table;
-  if (!CollectAttributes(header, sizeof(ifaddrmsg), table)) {
-    out.malformed = "address message with malformed attributes";
-    return false;
-  }
+  if (!CollectAttributes<ifaddrmsg>(header, "address message", table, out)) return false;
   // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point
   // links and the same as IFA_LOCAL otherwise (IPv6 sends only IFA_ADDRESS).
   const nlattr* local =
@@ -107,17 +116,11 @@ bool ParseAddress(const nlmsghdr* header, ParsedDatagram& out) {
 }
 
 bool ParseNeighbor(const nlmsghdr* header, ParsedDatagram& out) {
-  if (mnl_nlmsg_get_payload_len(header) < sizeof(ndmsg)) {
-    out.malformed = "neighbour message shorter than ndmsg";
-    return false;
-  }
-  const auto* info = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(header));
+  const auto* info = FixedHeader<ndmsg>(header, "neighbour message", "ndmsg", out);
+  if (!info) return false;
   if (info->ndm_family != AF_INET && info->ndm_family != AF_INET6) return true;
   AttributeTable<NDA_LLADDR> table;
-  if (!CollectAttributes(header, sizeof(ndmsg), table)) {
-    out.malformed = "neighbour message with malformed attributes";
-    return false;
-  }
+  if (!CollectAttributes<ndmsg>(header, "neighbour message", table, out)) return false;
   const nlattr* destination = table.by_type[NDA_DST];
   if (!destination) return true;  // proxy and bridge entries carry none for IP
   auto address = IpAddress::FromBytes(info->ndm_family, Payload(destination));

@@ -11,8 +11,7 @@ VipTracker::VipTracker(std::string interface, std::optional<IpAddress> vip)
     : interface_(std::move(interface)), vip_(vip) {}
 
 void VipTracker::Reset(const std::vector<RouteEvent>& dump) {
-  index_ = 0;
-  flags_ = 0;
+  interface_.Forget();
   vip_prefixes_by_index_.clear();
   for (const auto& event : dump) Apply(event);
 }
@@ -31,28 +30,20 @@ void VipTracker::Apply(const RouteEvent& event) {
 }
 
 bool VipTracker::interface_up() const {
-  return interface_present() && (flags_ & IFF_UP) && (flags_ & IFF_RUNNING);
+  return interface_present() && (interface_.flags() & IFF_UP) && (interface_.flags() & IFF_RUNNING);
 }
 
 bool VipTracker::vip_bound() const {
   if (!vip_ || !interface_present()) return false;
-  auto it = vip_prefixes_by_index_.find(index_);
+  auto it = vip_prefixes_by_index_.find(interface_.index());
   return it != vip_prefixes_by_index_.end() && !it->second.empty();
 }
 
 void VipTracker::ApplyLink(const LinkEvent& link) {
-  if (link.removed) {
-    vip_prefixes_by_index_.erase(link.index);
-    if (link.index == index_) index_ = 0;
-    return;
-  }
-  if (link.name == interface_) {
-    // Recreated or renamed to our name: a new ifindex, whose addresses we already track.
-    index_ = link.index;
-    flags_ = link.flags;
-  } else if (link.index == index_) {
-    index_ = 0;  // renamed away from our name
-  }
+  // A deleted ifindex takes its addresses along; one recreated or renamed to our name
+  // brings those we already track.
+  if (link.removed) vip_prefixes_by_index_.erase(link.index);
+  interface_.Apply(link);
 }
 
 void VipTracker::ApplyAddress(const AddressEvent& address) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "netlink/interface_by_name.h"
 #include "netlink/route_message.h"
 
 namespace kvip::netlink {
@@ -22,7 +23,8 @@ class VipTracker {
   void Reset(const std::vector<RouteEvent>& dump);
   void Apply(const RouteEvent& event);
 
-  bool interface_present() const { return index_ != 0; }
+  bool interface_present() const { return interface_.present(); }
+  const InterfaceByName& interface() const { return interface_; }
   // IFF_UP and IFF_RUNNING: administratively up and operationally running (has carrier).
   bool interface_up() const;
   // The VIP is assigned, with any prefix length, to the interface of that name.
@@ -32,10 +34,8 @@ class VipTracker {
   void ApplyLink(const LinkEvent& link);
   void ApplyAddress(const AddressEvent& address);
 
-  std::string interface_;
+  InterfaceByName interface_;
   std::optional<IpAddress> vip_;
-  std::uint32_t index_ = 0;  // ifindex of the interface named interface_; 0 = absent
-  std::uint32_t flags_ = 0;
   // Prefix lengths the VIP is assigned with, per ifindex. Kept for every interface, not
   // only ours, so renaming an interface that already holds the VIP to our name is seen.
   std::map<std::uint32_t, std::set<std::uint8_t>> vip_prefixes_by_index_;

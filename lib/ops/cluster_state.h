@@ -34,6 +34,12 @@ struct KubeVipPod {
   // started tells whether a crash happened after a change; 0 when none ended.
   double last_run_started_at = 0;
   int last_exit_code = 0;
+
+  // "running, ready", "not running, not ready", ...: how the upgrade, verify and rollout
+  // describe a pod.
+  std::string RunningReadyText() const {
+    return std::string(running ? "running" : "not running") + (ready ? ", ready" : ", not ready");
+  }
 };
 
 // Mirror pods of the manifest's pod in a PodList: name == <pod_name>-<spec.nodeName>,

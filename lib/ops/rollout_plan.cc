@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "common/json_member.h"
+#include "kube/pod.h"
 #include "manifest/image_ref.h"
 
 namespace kvip::ops {
@@ -161,12 +162,6 @@ Result<std::vector<std::string>> PlanOrder(const std::vector<RolloutNode>& nodes
                  "\", which runs no kube-vip mirror pod here: the order would be a guess"};
   order.push_back(lease_holder);
   return order;
-}
-
-std::string TagOf(const std::string& image) {
-  std::string error;
-  auto ref = manifest::ParseImageRef(image, error);
-  return ref ? ref->tag : "";
 }
 
 bool NodeOnVersion(const KubeVipPod& pod, const std::string& to) {
@@ -346,45 +341,39 @@ std::string StepPodJson(const StepPodSpec& spec) {
 }
 
 StepPodState JudgeStepPod(std::string_view pod_json) {
-  rapidjson::Document doc;
-  doc.Parse(pod_json.data(), pod_json.size());
+  std::string error;
+  auto pod = kube::ParsePod(pod_json, error);
   StepPodState state;
-  const Value* status = doc.HasParseError() ? nullptr : json::Member(doc, "status");
-  if (!status) {
+  if (!pod || pod->phase.empty()) {
     state.detail = "no pod status";
     return state;
   }
-  const std::string phase = json::String(*status, "phase");
-  const Value* statuses = json::Member(*status, "containerStatuses");
-  const Value* c =
-      statuses && statuses->IsArray() && !statuses->Empty() ? &(*statuses)[0] : nullptr;
-  const Value* st = c ? json::Member(*c, "state") : nullptr;
-  if (const Value* terminated = st ? json::Member(*st, "terminated") : nullptr) {
+  const kube::ContainerStatus* c = pod->containers.empty() ? nullptr : &pod->containers[0];
+  if (c && c->terminated) {
     state.phase = StepPodState::kFinished;
-    state.exit_code = json::Int(*terminated, "exitCode", -1);
-    state.detail = json::String(*terminated, "reason");
+    state.exit_code = c->terminated->exit_code;
+    state.detail = c->terminated->reason;
     return state;
   }
-  if (phase == "Failed" || phase == "Succeeded") {
+  if (pod->phase == "Failed" || pod->phase == "Succeeded") {
     // Ended without a container status: activeDeadlineSeconds, eviction, node lost.
     state.phase = StepPodState::kFinished;
-    state.detail = json::String(*status, "reason") + ": " + json::String(*status, "message");
+    state.detail = pod->reason + ": " + pod->message;
     return state;
   }
-  if (const Value* waiting = st ? json::Member(*st, "waiting") : nullptr) {
-    const std::string reason = json::String(*waiting, "reason");
+  if (c && !c->waiting_reason.empty()) {
     state.detail =
-        reason +
-        (json::String(*waiting, "message").empty() ? "" : ": " + json::String(*waiting, "message"));
+        c->waiting_reason + (c->waiting_message.empty() ? "" : ": " + c->waiting_message);
     static constexpr std::string_view kHopeless[] = {
         "ErrImagePull",         "ImagePullBackOff",
         "InvalidImageName",     "CreateContainerConfigError",
         "CreateContainerError", "RunContainerError"};
-    if (std::find(std::begin(kHopeless), std::end(kHopeless), reason) != std::end(kHopeless))
+    if (std::find(std::begin(kHopeless), std::end(kHopeless), c->waiting_reason) !=
+        std::end(kHopeless))
       state.phase = StepPodState::kCannotStart;
     return state;
   }
-  if (st && json::Member(*st, "running")) state.phase = StepPodState::kRunning;
+  if (c && c->running) state.phase = StepPodState::kRunning;
   return state;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "manifest/image_ref.h"
 #include "ops/check.h"
 #include "ops/cluster_state.h"
 
@@ -45,8 +46,7 @@ Result<Discovery> DiscoverRolloutNodes(std::string_view node_list_json,
 Result<std::vector<std::string>> PlanOrder(const std::vector<RolloutNode>& nodes,
                                            const std::string& lease_holder);
 
-// "v1.0.4" of an image reference, or "" when it has no tag.
-std::string TagOf(const std::string& image);
+using manifest::TagOf;
 
 // A node is done with `to` when its mirror pod asks for that tag and runs it, ready.
 bool NodeOnVersion(const KubeVipPod& pod, const std::string& to);

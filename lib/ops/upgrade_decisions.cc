@@ -190,8 +190,7 @@ WaitVerdict DecideWait(const WaitQuestion& q, const WaitFacts& f) {
         verdict.hopeless = pod.name + " cannot run " + q.image + ": " + why;
       bool fresh = pod.started_at + kStartSlack >= q.not_before;
       pod_check.ok = pod.running && pod.ready && fresh;
-      pod_check.detail = pod.name + " " + q.image + (pod.running ? " running" : " not running") +
-                         (pod.ready ? ", ready" : ", not ready") +
+      pod_check.detail = pod.name + " " + q.image + " " + pod.RunningReadyText() +
                          (pod.waiting_reason.empty() ? "" : " (" + pod.waiting_reason + ")") +
                          (pod.running && !fresh ? ", but started before the change" : "");
       verdict.pod_identity = pod.uid + "/" + std::to_string(pod.restart_count);

@@ -111,12 +111,6 @@ std::optional<std::vector<std::string>> ParseNodeNames(std::string_view node_lis
   return names;
 }
 
-std::string VersionOfImage(const std::string& image) {
-  std::string error;
-  auto ref = manifest::ParseImageRef(image, error);
-  return ref && !ref->tag.empty() ? ref->tag : image;
-}
-
 std::vector<Check> JudgeMirrorPods(const std::vector<std::string>& control_plane_nodes,
                                    const std::vector<KubeVipPod>& pods, const std::string& expect,
                                    const std::string& selector) {
@@ -135,12 +129,12 @@ std::vector<Check> JudgeMirrorPods(const std::vector<std::string>& control_plane
       checks.push_back({"pod " + node, false, "control-plane node without a kube-vip mirror pod"});
       continue;
     }
-    const std::string version =
-        VersionOfImage(pod->status_image.empty() ? pod->image : pod->status_image);
+    const std::string& image = pod->status_image.empty() ? pod->image : pod->status_image;
+    std::string version = manifest::TagOf(image);
+    if (version.empty()) version = image;  // an untagged reference is shown whole
     const bool on_version = expect.empty() || version == expect;
     checks.push_back({"pod " + node, pod->running && pod->ready && on_version,
-                      pod->name + " " + version + (pod->running ? " running" : " not running") +
-                          (pod->ready ? ", ready" : ", not ready") +
+                      pod->name + " " + version + " " + pod->RunningReadyText() +
                           (pod->waiting_reason.empty() ? "" : " (" + pod->waiting_reason + ")") +
                           (on_version ? "" : "; expected " + expect)});
   }

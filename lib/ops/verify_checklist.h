@@ -64,8 +64,6 @@ int VerifyExitCode(const std::vector<VerifyLine>& lines);
 // Node names in a NodeList.
 std::optional<std::vector<std::string>> ParseNodeNames(std::string_view node_list_json,
                                                        std::string& error);
-// "v1.0.4" from an image reference, or the whole reference when it has no tag.
-std::string VersionOfImage(const std::string& image);
 // One "pod <node>" line per control-plane node and per node with a mirror pod: the pod
 // exists, runs, is ready and runs `expect` (when set).
 std::vector<Check> JudgeMirrorPods(const std::vector<std::string>& control_plane_nodes,
