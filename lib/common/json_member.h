@@ -28,6 +28,12 @@ inline int Int(const rapidjson::Value& object, const char* name, int fallback = 
   return value && value->IsInt() ? value->GetInt() : fallback;
 }
 
+// The member's bool, or `fallback` when it is absent or not a bool.
+inline bool Bool(const rapidjson::Value& object, const char* name, bool fallback = false) {
+  const rapidjson::Value* value = Member(object, name);
+  return value && value->IsBool() ? value->GetBool() : fallback;
+}
+
 inline std::optional<double> Number(const rapidjson::Value& object, const char* name) {
   const rapidjson::Value* value = Member(object, name);
   if (!value || !value->IsNumber()) return std::nullopt;

@@ -26,8 +26,7 @@ ContainerStatus ContainerFromValue(const Value& c) {
   status.image = json::String(c, "image");
   status.image_id = json::String(c, "imageID");
   status.restart_count = json::Int(c, "restartCount");
-  const Value* ready = json::Member(c, "ready");
-  status.ready = ready && ready->IsBool() && ready->GetBool();
+  status.ready = json::Bool(c, "ready");
   if (const Value* state = json::Member(c, "state")) {
     if (const Value* running = json::Member(*state, "running")) {
       status.running = true;

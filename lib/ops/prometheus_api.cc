@@ -48,50 +48,45 @@ std::string Label(const Value& object, const char* labels, const char* name) {
   return map ? json::String(*map, name) : "";
 }
 
+// Each element of data.<member> read by `read_item`, or nullopt with `error` set.
+template <typename T, typename ReadItem>
+std::optional<std::vector<T>> ParseData(std::string_view json, const char* member,
+                                        std::string& error, ReadItem read_item) {
+  rapidjson::Document doc;
+  const Value* array = DataArray(doc, json, member, error);
+  if (!array) return std::nullopt;
+  std::vector<T> out;
+  for (const Value& item : array->GetArray()) out.push_back(read_item(item));
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::vector<PromTarget>> ParsePromTargets(std::string_view json, std::string& error) {
-  rapidjson::Document doc;
-  const Value* active = DataArray(doc, json, "activeTargets", error);
-  if (!active) return std::nullopt;
-  std::vector<PromTarget> targets;
-  for (const Value& t : active->GetArray()) {
-    targets.push_back({Label(t, "labels", "job"), Label(t, "labels", "instance"),
-                       json::String(t, "scrapeUrl"), json::String(t, "health"),
-                       json::String(t, "lastError")});
-  }
-  return targets;
+  return ParseData<PromTarget>(json, "activeTargets", error, [](const Value& t) -> PromTarget {
+    return {Label(t, "labels", "job"), Label(t, "labels", "instance"), json::String(t, "scrapeUrl"),
+            json::String(t, "health"), json::String(t, "lastError")};
+  });
 }
 
 std::optional<std::vector<PromRuleGroup>> ParsePromRules(std::string_view json,
                                                          std::string& error) {
-  rapidjson::Document doc;
-  const Value* groups = DataArray(doc, json, "groups", error);
-  if (!groups) return std::nullopt;
-  std::vector<PromRuleGroup> out;
-  for (const Value& g : groups->GetArray()) {
+  return ParseData<PromRuleGroup>(json, "groups", error, [](const Value& g) {
     PromRuleGroup group{json::String(g, "name"), json::String(g, "file"), {}};
     if (const Value* rules = json::Member(g, "rules"); rules && rules->IsArray()) {
       for (const Value& r : rules->GetArray())
         group.rules.push_back({json::String(r, "name"), json::String(r, "type"),
                                json::String(r, "health"), json::String(r, "lastError")});
     }
-    out.push_back(std::move(group));
-  }
-  return out;
+    return group;
+  });
 }
 
 std::optional<std::vector<PromAlert>> ParsePromAlerts(std::string_view json, std::string& error) {
-  rapidjson::Document doc;
-  const Value* alerts = DataArray(doc, json, "alerts", error);
-  if (!alerts) return std::nullopt;
-  std::vector<PromAlert> out;
-  for (const Value& a : alerts->GetArray()) {
-    out.push_back({Label(a, "labels", "alertname"), Label(a, "labels", "component"),
-                   json::String(a, "state"), Label(a, "labels", "instance"),
-                   Label(a, "labels", "node")});
-  }
-  return out;
+  return ParseData<PromAlert>(json, "alerts", error, [](const Value& a) -> PromAlert {
+    return {Label(a, "labels", "alertname"), Label(a, "labels", "component"),
+            json::String(a, "state"), Label(a, "labels", "instance"), Label(a, "labels", "node")};
+  });
 }
 
 Result<std::string> FetchPrometheusApi(const std::string& base_url, const std::string& path,

@@ -396,13 +396,11 @@ std::optional<StepReport> FindStepReport(std::string_view log) {
     report.from = json::String(doc, "from");
     report.to = json::String(doc, "to");
     report.backup = json::String(doc, "backup");
-    const Value* leader = json::Member(doc, "was_leader");
-    report.was_leader = leader && leader->IsBool() && leader->GetBool();
+    report.was_leader = json::Bool(doc, "was_leader");
     for (const char* section : {"preflight", "steps"}) {
       const Value* checks = json::Member(doc, section);
       for (rapidjson::SizeType i = 0; checks && checks->IsArray() && i < checks->Size(); ++i) {
-        const Value* ok = json::Member((*checks)[i], "ok");
-        if (ok && ok->IsBool() && !ok->GetBool())
+        if (!json::Bool((*checks)[i], "ok", /*fallback=*/true))
           report.failed.push_back(
               {json::String((*checks)[i], "name"), false, json::String((*checks)[i], "detail")});
       }

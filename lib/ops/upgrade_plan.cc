@@ -7,6 +7,8 @@
 #include <array>
 #include <utility>
 
+#include "common/json_member.h"
+
 namespace kvip::ops {
 namespace {
 
@@ -124,9 +126,7 @@ std::optional<UpgradeState> ParseUpgradeState(std::string_view json, const std::
   number("started_at", state.started_at);
   number("updated_at", state.updated_at);
   number("rewritten_at", state.rewritten_at);
-  if (auto leader = doc.FindMember("was_leader");
-      leader != doc.MemberEnd() && leader->value.IsBool())
-    state.was_leader = leader->value.GetBool();
+  state.was_leader = json::Bool(doc, "was_leader", state.was_leader);
   if (!missing.empty()) {
     error = source + ": missing " + missing;
     return std::nullopt;

@@ -49,18 +49,26 @@ VerifyLine JudgeJob(const std::vector<PromTarget>& targets, const std::string& j
   return {VerifyItem::kTargets, {name, true, std::to_string(total) + " target(s) up"}};
 }
 
+// The answer to `path` parsed, or why there is none: the request failed, or the answer
+// did not parse (the error then names the path).
+template <typename T>
+Result<T> ParsedAnswer(const Result<std::string>& answer, const char* path,
+                       std::optional<T> (*parse)(std::string_view, std::string&)) {
+  if (!answer) return Error{answer.error()};
+  std::string error;
+  std::optional<T> parsed = parse(*answer, error);
+  if (!parsed) return Error{std::string(path) + ": " + error};
+  return std::move(*parsed);
+}
+
 }  // namespace
 
 std::vector<VerifyLine> JudgePromTargets(const Result<std::string>& answer,
                                          const std::string& exporter_job,
                                          const std::string& kubevip_job) {
-  std::string error = answer ? "" : answer.error();
-  std::optional<std::vector<PromTarget>> targets;
-  if (answer) {
-    targets = ParsePromTargets(*answer, error);
-    if (!targets) error = "/api/v1/targets: " + error;
-  }
-  if (!targets) return {{VerifyItem::kPrometheusApi, {"prometheus-targets", false, error}}};
+  auto targets = ParsedAnswer(answer, "/api/v1/targets", &ParsePromTargets);
+  if (!targets)
+    return {{VerifyItem::kPrometheusApi, {"prometheus-targets", false, targets.error()}}};
   std::vector<VerifyLine> lines{JudgeJob(*targets, exporter_job, true)};
   if (!kubevip_job.empty()) lines.push_back(JudgeJob(*targets, kubevip_job, false));
   return lines;
@@ -68,10 +76,8 @@ std::vector<VerifyLine> JudgePromTargets(const Result<std::string>& answer,
 
 VerifyLine JudgePromRules(const Result<std::string>& answer) {
   const std::string name = "prometheus-rules";
-  if (!answer) return {VerifyItem::kPrometheusApi, {name, false, answer.error()}};
-  std::string error;
-  auto groups = ParsePromRules(*answer, error);
-  if (!groups) return {VerifyItem::kPrometheusApi, {name, false, "/api/v1/rules: " + error}};
+  auto groups = ParsedAnswer(answer, "/api/v1/rules", &ParsePromRules);
+  if (!groups) return {VerifyItem::kPrometheusApi, {name, false, groups.error()}};
   int group_count = 0;
   int alerting = 0;
   std::string broken;
@@ -97,10 +103,8 @@ VerifyLine JudgePromRules(const Result<std::string>& answer) {
 
 VerifyLine JudgePromAlerts(const Result<std::string>& answer) {
   const std::string name = "prometheus-alerts";
-  if (!answer) return {VerifyItem::kPrometheusApi, {name, false, answer.error()}};
-  std::string error;
-  auto alerts = ParsePromAlerts(*answer, error);
-  if (!alerts) return {VerifyItem::kPrometheusApi, {name, false, "/api/v1/alerts: " + error}};
+  auto alerts = ParsedAnswer(answer, "/api/v1/alerts", &ParsePromAlerts);
+  if (!alerts) return {VerifyItem::kPrometheusApi, {name, false, alerts.error()}};
   std::string firing;
   std::string pending;
   for (const PromAlert& alert : *alerts) {
