@@ -3,6 +3,8 @@
 // returns them (an ExitCode converts to its int), and `--help` prints the tables below
 // (ExitCodesHelp). Distinct per failure class, so scripts (ansible) can branch on them.
 
+#include <array>
+#include <iterator>
 #include <span>
 #include <string>
 
@@ -46,30 +48,21 @@ inline constexpr ExitCode kRecoverExitCodes[] = {
     kRecoverOk,          kRecoverNotConfirmed, kRecoverUsage,      kRecoverBadBackup,
     kRecoverCannotCheck, kRecoverRefused,      kRecoverWriteFailed};
 
-// verify: one code per checklist item (ops::VerifyItem holds the numbers); when several
-// items fail, the first in checklist order, which is the lowest code.
-constexpr ExitCode VerifyCode(ops::VerifyItem item, const char* meaning) {
-  return {static_cast<int>(item), meaning};
-}
+// verify: one code per checklist item, from ops::kVerifyItems (the item is the code); when
+// several items fail, the first in checklist order, which is the lowest code.
 inline constexpr ExitCode kVerifyOk{0, "every item passed (or --record-baseline written)"};
 inline constexpr ExitCode kVerifyBaselineUnavailable{
     1, "--record-baseline: pods not readable or file not written"};
 inline constexpr ExitCode kVerifyUsage{2, "usage, or a --baseline file not readable"};
-inline constexpr ExitCode kVerifyExitCodes[] = {
-    kVerifyOk,
-    kVerifyBaselineUnavailable,
-    kVerifyUsage,
-    VerifyCode(ops::VerifyItem::kVip, "VIP /healthz not ok"),
-    VerifyCode(ops::VerifyItem::kPods,
-               "a control-plane node without a running, ready kube-vip on the version"),
-    VerifyCode(ops::VerifyItem::kMetrics, "a kube-vip :2112/metrics not answering"),
-    VerifyCode(ops::VerifyItem::kRestarts, "kube-vip restarted since the baseline"),
-    VerifyCode(ops::VerifyItem::kLockConflicts, "lock-conflict lines since the containers started"),
-    VerifyCode(ops::VerifyItem::kLease, "lease not held by a kube-vip node, or stale"),
-    VerifyCode(ops::VerifyItem::kPrometheusApi, "Prometheus unreachable or not its API"),
-    VerifyCode(ops::VerifyItem::kTargets, "an exporter (or kube-vip job) target not up"),
-    VerifyCode(ops::VerifyItem::kRules, "kube-vip rules not loaded or in error"),
-    VerifyCode(ops::VerifyItem::kAlerts, "a kube-vip alert firing")};
+inline constexpr auto kVerifyExitCodes = [] {
+  constexpr ExitCode kOwn[] = {kVerifyOk, kVerifyBaselineUnavailable, kVerifyUsage};
+  std::array<ExitCode, std::size(kOwn) + std::size(ops::kVerifyItems)> codes{};
+  size_t i = 0;
+  for (const ExitCode& code : kOwn) codes[i++] = code;
+  for (const ops::VerifyItemInfo& info : ops::kVerifyItems)
+    codes[i++] = {static_cast<int>(info.item), info.failure};
+  return codes;
+}();
 
 inline constexpr ExitCode kRolloutOk{0, "every node on the target (or back), verify passed"};
 inline constexpr ExitCode kRolloutVerifyFailed{1, "every node stepped, but verify failed"};

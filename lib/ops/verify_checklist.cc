@@ -48,28 +48,8 @@ Result<std::vector<std::string>> FetchNodeNames(const ClusterAccess& access,
 }  // namespace
 
 const char* VerifyItemName(VerifyItem item) {
-  switch (item) {
-    case VerifyItem::kVip:
-      return "vip";
-    case VerifyItem::kPods:
-      return "pods";
-    case VerifyItem::kMetrics:
-      return "metrics";
-    case VerifyItem::kRestarts:
-      return "restarts";
-    case VerifyItem::kLockConflicts:
-      return "lock-conflicts";
-    case VerifyItem::kLease:
-      return "lease";
-    case VerifyItem::kPrometheusApi:
-      return "prometheus";
-    case VerifyItem::kTargets:
-      return "targets";
-    case VerifyItem::kRules:
-      return "rules";
-    case VerifyItem::kAlerts:
-      return "alerts";
-  }
+  for (const VerifyItemInfo& info : kVerifyItems)
+    if (info.item == item) return info.name;
   return "?";
 }
 

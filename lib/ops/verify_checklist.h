@@ -30,6 +30,28 @@ enum class VerifyItem : int {
   kAlerts = 12,        // no kube-vip alert firing
 };
 
+// Each item's name (its lines' prefix and the report's "FAILED: <name>") and what its exit
+// code means (verify's --help footer), declared once, in checklist order.
+struct VerifyItemInfo {
+  VerifyItem item;
+  const char* name;
+  const char* failure;
+};
+inline constexpr VerifyItemInfo kVerifyItems[] = {
+    {VerifyItem::kVip, "vip", "VIP /healthz not ok"},
+    {VerifyItem::kPods, "pods",
+     "a control-plane node without a running, ready kube-vip on the version"},
+    {VerifyItem::kMetrics, "metrics", "a kube-vip :2112/metrics not answering"},
+    {VerifyItem::kRestarts, "restarts", "kube-vip restarted since the baseline"},
+    {VerifyItem::kLockConflicts, "lock-conflicts",
+     "lock-conflict lines since the containers started"},
+    {VerifyItem::kLease, "lease", "lease not held by a kube-vip node, or stale"},
+    {VerifyItem::kPrometheusApi, "prometheus", "Prometheus unreachable or not its API"},
+    {VerifyItem::kTargets, "targets", "an exporter (or kube-vip job) target not up"},
+    {VerifyItem::kRules, "rules", "kube-vip rules not loaded or in error"},
+    {VerifyItem::kAlerts, "alerts", "a kube-vip alert firing"},
+};
+
 struct VerifyLine {
   VerifyItem item;
   Check check;

@@ -138,28 +138,23 @@ std::optional<int64_t> ParseTimestamp(std::string_view token) {
   return value;
 }
 
+// The text format's TYPE names, for both directions.
+constexpr std::pair<std::string_view, MetricType> kTypeNames[] = {
+    {"counter", MetricType::Counter},     {"gauge", MetricType::Gauge},
+    {"histogram", MetricType::Histogram}, {"summary", MetricType::Summary},
+    {"untyped", MetricType::Untyped},
+};
+
 std::optional<MetricType> ParseType(std::string_view token) {
-  if (token == "counter") return MetricType::Counter;
-  if (token == "gauge") return MetricType::Gauge;
-  if (token == "histogram") return MetricType::Histogram;
-  if (token == "summary") return MetricType::Summary;
-  if (token == "untyped") return MetricType::Untyped;
+  for (const auto& [name, type] : kTypeNames)
+    if (name == token) return type;
   return std::nullopt;
 }
 
 std::string_view TypeName(MetricType type) {
-  switch (type) {
-    case MetricType::Counter:
-      return "counter";
-    case MetricType::Gauge:
-      return "gauge";
-    case MetricType::Histogram:
-      return "histogram";
-    case MetricType::Summary:
-      return "summary";
-    default:
-      return "untyped";
-  }
+  for (const auto& [name, named_type] : kTypeNames)
+    if (named_type == type) return name;
+  return "untyped";
 }
 
 bool EndsWith(std::string_view text, std::string_view suffix) {
