@@ -79,8 +79,7 @@ void Print(OutputFormat format, const char* mode, const std::vector<Check>& chec
                    {"exit_code", exit_code},
                    {"message", message}};
   report.sections.push_back(Report::Section::Checks("checks", "", checks));
-  report.last_line = ResultLine(result, exit_code, message);
-  RenderReport(std::cout, format, report);
+  PrintFinalReport(report, format, result, exit_code, message);
 }
 
 int RecoverStaleLease(const RecoverOptions& options, OutputFormat format) {

@@ -110,6 +110,13 @@ std::string ResultLine(const std::string& result, int exit_code, const std::stri
   return "result: " + result + " (exit " + std::to_string(exit_code) + "): " + message;
 }
 
+int PrintFinalReport(Report& report, OutputFormat format, const std::string& result, int exit_code,
+                     const std::string& message) {
+  report.last_line = ResultLine(result, exit_code, message);
+  RenderReport(std::cout, format, report);
+  return exit_code;
+}
+
 void LogFinished(const std::string& mode, const std::string& result, int exit_code,
                  const std::string& message) {
   (exit_code == 0 ? LogInfo : LogError)(

@@ -50,6 +50,9 @@ void RenderReport(std::ostream& out, OutputFormat format, const Report& report);
 // "result: <result> (exit <code>): <message>", and the log line "<mode> finished" (an error
 // unless the exit code is 0).
 std::string ResultLine(const std::string& result, int exit_code, const std::string& message);
+// Ends `report` with that line, renders it to stdout and returns `exit_code`.
+int PrintFinalReport(Report& report, OutputFormat format, const std::string& result, int exit_code,
+                     const std::string& message);
 void LogFinished(const std::string& mode, const std::string& result, int exit_code,
                  const std::string& message);
 

@@ -343,18 +343,13 @@ int Rollouter::Finish(const std::string& result, int exit_code, const std::strin
                            (n.pod.running && n.pod.ready ? ", ready" : ", NOT ready"));
   }
   report.sections.push_back(Report::Section::List("versions", "versions now", versions));
-  report.last_line = ResultLine(result, exit_code, message);
-  RenderReport(std::cout, format_, report);
-  return exit_code;
+  return PrintFinalReport(report, format_, result, exit_code, message);
 }
 
 }  // namespace kvip::rollout_detail
 
 namespace kvip {
 
-int Rollout(const RolloutOptions& options) {
-  rollout_detail::Rollouter rollouter(options);
-  return rollouter.Run();
-}
+int Rollout(const RolloutOptions& options) { return rollout_detail::Rollouter(options).Run(); }
 
 }  // namespace kvip

@@ -141,11 +141,11 @@ std::vector<CollectorPtr> MakeCollectors(const ServeOptions& options, const Effe
                             .interval = options.vip_healthz_interval,
                             .insecure = options.vip_healthz_insecure};
   if (options.vip_healthz && !e.vip_address.empty()) {
-    collectors.push_back(std::make_unique<VipHealthzCollector>(
-        loop, VipHealthzOptions{probe, e.vip_address}, client));
+    collectors.push_back(
+        MakeVipHealthzCollector(loop, VipHealthzOptions{probe, e.vip_address}, client));
   }
   if (options.apiserver_livez) {
-    collectors.push_back(std::make_unique<ApiServerLivezCollector>(
+    collectors.push_back(MakeApiServerLivezCollector(
         loop, ApiServerLivezOptions{probe, options.apiserver_livez_url}, client));
   }
   return collectors;

@@ -176,9 +176,7 @@ int Upgrader::Finish(const std::string& result, int exit_code, const std::string
   report.sections.push_back(
       Report::Section::List("plan", "plan", printed_plan_ ? Plan() : std::vector<std::string>{}));
   report.sections.push_back(Report::Section::Checks("steps", "steps", steps_));
-  report.last_line = ResultLine(result, exit_code, message);
-  RenderReport(std::cout, format_, report);
-  return exit_code;
+  return PrintFinalReport(report, format_, result, exit_code, message);
 }
 
 int Upgrader::Run() {
@@ -280,9 +278,6 @@ int Upgrader::Run() {
 
 namespace kvip {
 
-int Upgrade(const UpgradeOptions& options) {
-  upgrade_detail::Upgrader upgrader(options);
-  return upgrader.Run();
-}
+int Upgrade(const UpgradeOptions& options) { return upgrade_detail::Upgrader(options).Run(); }
 
 }  // namespace kvip

@@ -25,13 +25,15 @@ kube::HealthProbeOptions ProbeOptions(const ApiServerLivezOptions& options,
 
 }  // namespace
 
-ApiServerLivezCollector::ApiServerLivezCollector(boost::asio::io_context& loop,
-                                                 const ApiServerLivezOptions& options,
-                                                 std::shared_ptr<kube::Client> client)
-    : HealthProbeCollector(
-          loop, ProbeOptions(options, client.get()),
-          {.up = Spec("kubevip_apiserver_livez_up"),
-           .duration = Spec("kubevip_apiserver_livez_duration_seconds"),
-           .last_probe = Spec("kubevip_apiserver_livez_last_probe_timestamp_seconds")}) {}
+std::unique_ptr<HealthProbeCollector> MakeApiServerLivezCollector(
+    boost::asio::io_context& loop, const ApiServerLivezOptions& options,
+    std::shared_ptr<kube::Client> client) {
+  return std::make_unique<HealthProbeCollector>(
+      loop, "apiserver_livez", ProbeOptions(options, client.get()),
+      HealthProbeCollector::Families{
+          .up = Spec("kubevip_apiserver_livez_up"),
+          .duration = Spec("kubevip_apiserver_livez_duration_seconds"),
+          .last_probe = Spec("kubevip_apiserver_livez_last_probe_timestamp_seconds")});
+}
 
 }  // namespace kvip

@@ -8,7 +8,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
-#include <span>
 #include <string>
 
 #include "collectors/health_probe_collector.h"
@@ -20,13 +19,10 @@ struct ApiServerLivezOptions : ProbeSettings {
   std::string url;
 };
 
-class ApiServerLivezCollector final : public HealthProbeCollector {
- public:
-  // `client` (may be null) supplies the CA and client certificate of the kubeconfig.
-  ApiServerLivezCollector(boost::asio::io_context& loop, const ApiServerLivezOptions& options,
-                          std::shared_ptr<kube::Client> client);
-
-  std::string_view Name() const override { return "apiserver_livez"; }
-};
+// The collector "apiserver_livez". `client` (may be null) supplies the CA and client
+// certificate of the kubeconfig.
+std::unique_ptr<HealthProbeCollector> MakeApiServerLivezCollector(
+    boost::asio::io_context& loop, const ApiServerLivezOptions& options,
+    std::shared_ptr<kube::Client> client);
 
 }  // namespace kvip

@@ -11,10 +11,13 @@ TlsOptions ProbeTls(const kube::Client* client, bool insecure) {
   return tls;
 }
 
-HealthProbeCollector::HealthProbeCollector(boost::asio::io_context& loop,
+HealthProbeCollector::HealthProbeCollector(boost::asio::io_context& loop, std::string name,
                                            kube::HealthProbeOptions options, Families families,
                                            std::string label_value)
-    : families_(families), label_value_(std::move(label_value)), probe_(loop, std::move(options)) {}
+    : name_(std::move(name)),
+      families_(families),
+      label_value_(std::move(label_value)),
+      probe_(loop, std::move(options)) {}
 
 bool HealthProbeCollector::Collect(std::vector<prometheus::MetricFamily>& out) {
   kube::HealthProbeResult last = probe_.Last();

@@ -1,8 +1,9 @@
 #pragma once
-// The part the background HTTPS probes share (the VIP's /healthz, the local API server's
-// /livez): the settings both take from the --vip.healthz-* flags, and a collector that
-// exposes the last kube::HealthProbe result at scrape time as three families (up,
-// duration, when it ended), named by the concrete collector's table.
+// The collector of the background HTTPS probes (the VIP's /healthz: vip_healthz.h, the local
+// API server's /livez: apiserver_livez.h): the settings both take from the --vip.healthz-*
+// flags, and a collector that exposes the last kube::HealthProbe result at scrape time as
+// three families (up, duration, when it ended). Each source is a factory that names the
+// collector, its URL and its three catalogue rows.
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -28,7 +29,7 @@ struct ProbeSettings {
 // client), verification off when `insecure`.
 TlsOptions ProbeTls(const kube::Client* client, bool insecure);
 
-class HealthProbeCollector : public Collector {
+class HealthProbeCollector final : public Collector {
  public:
   // The three families of a probe, each with no label or the same one label.
   struct Families {
@@ -37,19 +38,21 @@ class HealthProbeCollector : public Collector {
     const FamilySpec& last_probe;
   };
 
+  // The first probe starts on the loop's first turn. Destroy on the loop's thread or after
+  // the loop stopped. `label_value` is the value of the families' one label, if they have one.
+  HealthProbeCollector(boost::asio::io_context& loop, std::string name,
+                       kube::HealthProbeOptions options, Families families,
+                       std::string label_value = {});
+
+  std::string_view Name() const override { return name_; }
   // The last probe's result (no I/O); succeeds when it answered "ok". Until the first
   // probe ends it fails and exposes nothing (unknown is not down).
   bool Collect(std::vector<prometheus::MetricFamily>& out) override;
 
   const std::string& url() const { return probe_.url(); }
 
- protected:
-  // The first probe starts on the loop's first turn. Destroy on the loop's thread or after
-  // the loop stopped.
-  HealthProbeCollector(boost::asio::io_context& loop, kube::HealthProbeOptions options,
-                       Families families, std::string label_value = {});
-
  private:
+  const std::string name_;
   const Families families_;
   const std::string label_value_;  // of the families' one label, if they have one
   kube::HealthProbe probe_;

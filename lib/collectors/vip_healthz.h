@@ -8,7 +8,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
-#include <span>
 #include <string>
 
 #include "collectors/health_probe_collector.h"
@@ -19,13 +18,10 @@ struct VipHealthzOptions : ProbeSettings {
   std::string vip;
 };
 
-class VipHealthzCollector final : public HealthProbeCollector {
- public:
-  // `client` (may be null) supplies the CA and client certificate of the kubeconfig.
-  VipHealthzCollector(boost::asio::io_context& loop, const VipHealthzOptions& options,
-                      std::shared_ptr<kube::Client> client);
-
-  std::string_view Name() const override { return "vip_healthz"; }
-};
+// The collector "vip_healthz" of https://<vip>:<port>/healthz. `client` (may be null)
+// supplies the CA and client certificate of the kubeconfig.
+std::unique_ptr<HealthProbeCollector> MakeVipHealthzCollector(boost::asio::io_context& loop,
+                                                              const VipHealthzOptions& options,
+                                                              std::shared_ptr<kube::Client> client);
 
 }  // namespace kvip

@@ -52,8 +52,8 @@ class VipHealthzTest : public ::testing::Test {
 
   // Owned by the fixture, so that they are destroyed after the loop stopped, whatever the
   // test's outcome.
-  VipHealthzCollector& Make(VipHealthzOptions options, std::shared_ptr<kube::Client> client) {
-    return Own(std::make_unique<VipHealthzCollector>(loop_, std::move(options), std::move(client)));
+  HealthProbeCollector& Make(VipHealthzOptions options, std::shared_ptr<kube::Client> client) {
+    return Own(MakeVipHealthzCollector(loop_, options, std::move(client)));
   }
   template <class T>
   T& Own(std::unique_ptr<T> collector) {
@@ -115,7 +115,7 @@ class VipHealthzTest : public ::testing::Test {
 };
 
 TEST_F(VipHealthzTest, NothingIsExposedBeforeTheFirstProbe) {
-  VipHealthzCollector& collector = Make(Options(StartApiServer()), ClientTrustingTheTestCa());
+  HealthProbeCollector& collector = Make(Options(StartApiServer()), ClientTrustingTheTestCa());
   EXPECT_EQ(collector.Name(), "vip_healthz");
   EXPECT_FALSE(collector.Blocking());
   bool success = true;
@@ -125,7 +125,7 @@ TEST_F(VipHealthzTest, NothingIsExposedBeforeTheFirstProbe) {
 
 TEST_F(VipHealthzTest, ProbesInTheBackgroundAndExposesTheLastResult) {
   int port = StartApiServer();
-  VipHealthzCollector& collector = Make(Options(port), ClientTrustingTheTestCa());
+  HealthProbeCollector& collector = Make(Options(port), ClientTrustingTheTestCa());
   EXPECT_EQ(collector.url(), "https://127.0.0.1:" + std::to_string(port) + "/healthz");
   StartLoop();
   ASSERT_TRUE(WaitFor([&] { return Sample(Scrape(collector), "kubevip_vip_healthz_up") == 1; }));
@@ -147,10 +147,10 @@ TEST_F(VipHealthzTest, ProbesInTheBackgroundAndExposesTheLastResult) {
 
 TEST_F(VipHealthzTest, AnUntrustedServerIsDownUnlessInsecure) {
   int port = StartApiServer();
-  VipHealthzCollector& strict = Make(Options(port), nullptr);  // system CA: did not sign it
+  HealthProbeCollector& strict = Make(Options(port), nullptr);  // system CA: did not sign it
   VipHealthzOptions insecure_options = Options(port);
   insecure_options.insecure = true;
-  VipHealthzCollector& insecure = Make(insecure_options, nullptr);
+  HealthProbeCollector& insecure = Make(insecure_options, nullptr);
   StartLoop();
   ASSERT_TRUE(WaitFor([&] { return Sample(Scrape(strict), "kubevip_vip_healthz_up") == 0; }));
   bool success = true;
@@ -166,7 +166,7 @@ TEST_F(VipHealthzTest, AStalledPeerNeverDelaysAScrape) {
   VipHealthzOptions options = Options(stalled.local_endpoint().port());
   options.timeout = std::chrono::milliseconds(300);
   options.interval = std::chrono::milliseconds(5000);
-  VipHealthzCollector& collector = Make(options, nullptr);
+  HealthProbeCollector& collector = Make(options, nullptr);
   StartLoop();
 
   // While the first probe waits for its deadline, scrapes answer at once, from memory.
@@ -193,7 +193,7 @@ double Unlabelled(const std::vector<MetricFamily>& out, const std::string& name)
 TEST_F(VipHealthzTest, LocalApiServerProbeDefaultsToTheNameKubeVipDials) {
   ApiServerLivezOptions options;
   options.port = 16443;
-  auto& livez = Own(std::make_unique<ApiServerLivezCollector>(loop_, options, nullptr));
+  auto& livez = Own(MakeApiServerLivezCollector(loop_, options, nullptr));
   EXPECT_EQ(livez.Name(), "apiserver_livez");
   EXPECT_EQ(livez.url(), "https://kubernetes:16443/livez");
   EXPECT_TRUE(Scrape(livez).empty());  // unknown until the first probe ends
@@ -204,11 +204,9 @@ TEST_F(VipHealthzTest, LocalApiServerProbeExposesUpAndDown) {
   ApiServerLivezOptions options;
   options.url = "https://127.0.0.1:" + std::to_string(port) + "/healthz";
   options.interval = std::chrono::milliseconds(100);
-  auto& up =
-      Own(std::make_unique<ApiServerLivezCollector>(loop_, options, ClientTrustingTheTestCa()));
+  auto& up = Own(MakeApiServerLivezCollector(loop_, options, ClientTrustingTheTestCa()));
   options.url = "https://127.0.0.1:" + std::to_string(port) + "/no-such-endpoint";
-  auto& down =
-      Own(std::make_unique<ApiServerLivezCollector>(loop_, options, ClientTrustingTheTestCa()));
+  auto& down = Own(MakeApiServerLivezCollector(loop_, options, ClientTrustingTheTestCa()));
   StartLoop();
   ASSERT_TRUE(WaitFor([&] { return Unlabelled(Scrape(up), "kubevip_apiserver_livez_up") == 1; }));
   ASSERT_TRUE(WaitFor([&] { return Unlabelled(Scrape(down), "kubevip_apiserver_livez_up") == 0; }));
