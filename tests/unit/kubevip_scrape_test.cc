@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fixture_files.h"
 #include "web_test_util.h"
 
 namespace kvip {
@@ -26,17 +27,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using prometheus::MetricFamily;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  EXPECT_TRUE(file) << path;
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-std::string KubeVipOutput() {
-  return ReadFile(std::string(KVIP_FIXTURES) + "/promtext/kube-vip-v1.0.4.txt");
-}
+std::string KubeVipOutput() { return testing::ReadFixture("promtext/kube-vip-v1.0.4.txt"); }
 
 // An HTTP peer on 127.0.0.1:<free port> that answers every request with whatever the
 // test scripted last: a response, raw bytes, or nothing at all (a stalled peer).

@@ -6,6 +6,7 @@
 #include <random>
 #include <sstream>
 
+#include "fixture_files.h"
 #include "promtext/parse.h"
 
 namespace kvip::promtext {
@@ -16,11 +17,7 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 std::string ReadFixture(const std::string& name) {
-  std::ifstream file(std::string(KVIP_FIXTURES) + "/promtext/" + name);
-  EXPECT_TRUE(file) << name;
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
+  return testing::ReadFixture("promtext/" + name);
 }
 
 const MetricFamily* Find(const std::vector<MetricFamily>& families, const std::string& name) {
