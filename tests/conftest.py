@@ -94,6 +94,14 @@ def http_get(url, timeout=2.0):
         return err.code, err.read().decode()
 
 
+def rss_kib(pid):
+    """The resident set of process `pid` in KiB (VmRSS; 0 for one without, e.g. a zombie)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def parse_metrics(text):
     """Parses Prometheus text format into {'name{labels}': float} (labels as written)."""
     samples = {}

@@ -10,11 +10,10 @@ import os
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, ScrapeOnlyExporter, parse_metrics, stop_logged, wait_for
+from conftest import REPO, ScrapeOnlyExporter, parse_metrics, rss_kib, stop_logged, wait_for
 
 UPSTREAM = ScrapeOnlyExporter.UPSTREAM
 LISTEN = ScrapeOnlyExporter.LISTEN
@@ -41,10 +40,7 @@ class Exporter(ScrapeOnlyExporter):
         return parse_metrics(body)
 
     def rss_kib(self):
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
+        return rss_kib(self.proc.pid)
 
     def stop(self):
         stop_logged(self.proc, self.log, timeout=15)
