@@ -58,6 +58,13 @@ class FakeCollector final : public Collector {
   static inline std::atomic<int> next_sequence_{0};
 };
 
+// Appends a FakeCollector to the list a CollectorSet will own; the test keeps watching it.
+FakeCollector* Add(std::vector<CollectorPtr>& collectors, std::string name, bool blocking,
+                   bool success = true) {
+  collectors.push_back(std::make_unique<FakeCollector>(std::move(name), blocking, success));
+  return static_cast<FakeCollector*>(collectors.back().get());
+}
+
 std::map<std::string, double> ByCollector(const std::vector<MetricFamily>& out,
                                           const std::string& family_name) {
   std::map<std::string, double> values;
@@ -76,14 +83,10 @@ std::vector<std::string> Names(const std::vector<MetricFamily>& out) {
 
 TEST(CollectorSet, OnlyBlockingCollectorsButTheLastGetAThread) {
   std::vector<CollectorPtr> collectors;
-  collectors.push_back(std::make_unique<FakeCollector>("memory_a", false));
-  collectors.push_back(std::make_unique<FakeCollector>("probe_a", true, false));
-  collectors.push_back(std::make_unique<FakeCollector>("memory_b", false));
-  collectors.push_back(std::make_unique<FakeCollector>("probe_b", true));
-  auto* memory_a = static_cast<FakeCollector*>(collectors[0].get());
-  auto* probe_a = static_cast<FakeCollector*>(collectors[1].get());
-  auto* memory_b = static_cast<FakeCollector*>(collectors[2].get());
-  auto* probe_b = static_cast<FakeCollector*>(collectors[3].get());
+  auto* memory_a = Add(collectors, "memory_a", false);
+  auto* probe_a = Add(collectors, "probe_a", true, false);
+  auto* memory_b = Add(collectors, "memory_b", false);
+  auto* probe_b = Add(collectors, "probe_b", true);
   CollectorSet set(std::move(collectors));
   set.AddStatic(GaugeFamily("static_info", "test", 1));
 
@@ -109,10 +112,8 @@ TEST(CollectorSet, OnlyBlockingCollectorsButTheLastGetAThread) {
 
 TEST(CollectorSet, ALoneBlockingCollectorRunsFirstOnTheCallingThread) {
   std::vector<CollectorPtr> collectors;
-  collectors.push_back(std::make_unique<FakeCollector>("memory", false));
-  collectors.push_back(std::make_unique<FakeCollector>("probe", true));
-  auto* memory = static_cast<FakeCollector*>(collectors[0].get());
-  auto* probe = static_cast<FakeCollector*>(collectors[1].get());
+  auto* memory = Add(collectors, "memory", false);
+  auto* probe = Add(collectors, "probe", true);
   CollectorSet set(std::move(collectors));
   std::vector<MetricFamily> out = set.Collect();
   EXPECT_EQ(probe->thread(), std::this_thread::get_id());
@@ -123,10 +124,8 @@ TEST(CollectorSet, ALoneBlockingCollectorRunsFirstOnTheCallingThread) {
 
 TEST(CollectorSet, BlockingCollectorsRunInParallel) {
   std::vector<CollectorPtr> collectors;
-  collectors.push_back(std::make_unique<FakeCollector>("probe_a", true));
-  collectors.push_back(std::make_unique<FakeCollector>("probe_b", true));
-  auto* probe_a = static_cast<FakeCollector*>(collectors[0].get());
-  auto* probe_b = static_cast<FakeCollector*>(collectors[1].get());
+  auto* probe_a = Add(collectors, "probe_a", true);
+  auto* probe_b = Add(collectors, "probe_b", true);
   CollectorSet set(std::move(collectors));
 
   // Each is held until both are inside Collect(): only parallel runs get there.
@@ -147,9 +146,8 @@ TEST(CollectorSet, BlockingCollectorsRunInParallel) {
 
 TEST(CollectorSet, DurationIsEachCollectorsOwnTime) {
   std::vector<CollectorPtr> collectors;
-  collectors.push_back(std::make_unique<FakeCollector>("memory", false));
-  collectors.push_back(std::make_unique<FakeCollector>("probe", true));
-  auto* probe = static_cast<FakeCollector*>(collectors[1].get());
+  Add(collectors, "memory", false);
+  auto* probe = Add(collectors, "probe", true);
   CollectorSet set(std::move(collectors));
 
   probe->gate().Close();
