@@ -3,8 +3,6 @@
 // classification of each logical line. The same bytes read in one piece or in arbitrary
 // pieces (as a tail sees a growing file) give the same logical lines.
 
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -41,10 +39,7 @@ Decoded Decode(const std::string& bytes, const std::vector<size_t>& pieces, size
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider provider(data, size);
-  const size_t max_line = provider.ConsumeIntegralInRange<size_t>(1, 256);
-  const std::vector<size_t> pieces = kvip::fuzz::ConsumePieceLengths(provider);
-  const std::string bytes = provider.ConsumeRemainingBytesAsString();
+  const auto [max_line, pieces, bytes] = kvip::fuzz::ConsumePiecedInput(data, size, 256);
 
   // Each physical line alone.
   size_t start = 0;

@@ -6,17 +6,30 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace kvip::fuzz {
 
-// Up to 16 piece lengths of 0 to 64 bytes.
-inline std::vector<size_t> ConsumePieceLengths(FuzzedDataProvider& provider) {
-  std::vector<size_t> lengths;
+// The input of a chunking target: a line-length bound from 1 to max_line_limit, up to 16
+// piece lengths of 0 to 64 bytes, then the bytes themselves (the corpora depend on this order).
+struct PiecedInput {
+  size_t max_line = 0;
+  std::vector<size_t> pieces;
+  std::string bytes;
+};
+
+inline PiecedInput ConsumePiecedInput(const std::uint8_t* data, std::size_t size,
+                                      size_t max_line_limit) {
+  FuzzedDataProvider provider(data, size);
+  PiecedInput input;
+  input.max_line = provider.ConsumeIntegralInRange<size_t>(1, max_line_limit);
   for (int i = provider.ConsumeIntegralInRange(0, 16); i > 0; --i)
-    lengths.push_back(provider.ConsumeIntegralInRange<size_t>(0, 64));
-  return lengths;
+    input.pieces.push_back(provider.ConsumeIntegralInRange<size_t>(0, 64));
+  input.bytes = provider.ConsumeRemainingBytesAsString();
+  return input;
 }
 
 // Calls feed(piece) for `bytes` cut into pieces of these lengths (shorter at the end), then

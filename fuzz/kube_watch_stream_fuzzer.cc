@@ -1,8 +1,6 @@
 // The watch stream's framing: the same bytes fed in one piece and in arbitrary pieces must
 // give the same lines (or the same overflow), and every line goes to the event parser.
 
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -33,10 +31,7 @@ Framed FrameInPieces(const std::string& stream, const std::vector<size_t>& piece
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider provider(data, size);
-  const size_t max_line = provider.ConsumeIntegralInRange<size_t>(1, 512);
-  const std::vector<size_t> pieces = kvip::fuzz::ConsumePieceLengths(provider);
-  const std::string stream = provider.ConsumeRemainingBytesAsString();
+  const auto [max_line, pieces, stream] = kvip::fuzz::ConsumePiecedInput(data, size, 512);
 
   Framed whole = FrameInPieces(stream, {}, max_line);
   Framed in_pieces = FrameInPieces(stream, pieces, max_line);
