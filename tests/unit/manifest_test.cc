@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/read_file.h"
@@ -206,13 +207,25 @@ TEST(ReadManifest, StructuralErrorsAreSpecific) {
 
 // --- rewriting the image ------------------------------------------------------------
 
+// Rewrites `text`'s kube-vip image to v1.0.4: it must succeed and change nothing but `from`,
+// which becomes `to`. Returns the rewritten text (nullopt, a failed test, when refused).
+std::optional<std::string> RewriteToV104(const std::string& text, const std::string& name,
+                                         const std::string& from, const std::string& to) {
+  std::string error;
+  auto rewritten = RewriteImage(text, name, "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
+  EXPECT_TRUE(rewritten) << error;
+  if (rewritten) {
+    EXPECT_EQ(*rewritten, ReplaceAll(text, from, to));
+  }
+  return rewritten;
+}
+
 TEST(RewriteImage, GeneratedManifestChangesOnlyTheTag) {
   const std::string original = testing::ReadFile(kGenerated);
-  std::string error;
-  auto rewritten = RewriteImage(original, kGenerated, "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(original, "kube-vip:v1.0.3", "kube-vip:v1.0.4"));
+  auto rewritten = RewriteToV104(original, kGenerated, "kube-vip:v1.0.3", "kube-vip:v1.0.4");
+  ASSERT_TRUE(rewritten);
   EXPECT_EQ(rewritten->size(), original.size());
+  std::string error;
   auto back = RewriteImage(*rewritten, kGenerated, "ghcr.io/kube-vip/kube-vip:v1.0.3", error);
   ASSERT_TRUE(back) << error;
   EXPECT_EQ(*back, original);
@@ -220,22 +233,17 @@ TEST(RewriteImage, GeneratedManifestChangesOnlyTheTag) {
 
 TEST(RewriteImage, KeepsQuotesAndComments) {
   const std::string path = kFixtures + "kube-vip-hand-edited.yaml";
-  const std::string original = testing::ReadFile(path);
-  std::string error;
-  auto rewritten = RewriteImage(original, path, "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(original, "\"ghcr.io/kube-vip/kube-vip:v1.0.3\"  # pinned",
-                                   "\"ghcr.io/kube-vip/kube-vip:v1.0.4\"  # pinned"));
+  RewriteToV104(testing::ReadFile(path), path, "\"ghcr.io/kube-vip/kube-vip:v1.0.3\"  # pinned",
+                "\"ghcr.io/kube-vip/kube-vip:v1.0.4\"  # pinned");
 }
 
 TEST(RewriteImage, TouchesOnlyTheKubeVipContainer) {
   const std::string path = kFixtures + "two-containers.yaml";
-  const std::string original = testing::ReadFile(path);
+  auto rewritten =
+      RewriteToV104(testing::ReadFile(path), path, "'ghcr.io/kube-vip/kube-vip:v1.0.3'",
+                    "'ghcr.io/kube-vip/kube-vip:v1.0.4'");
+  ASSERT_TRUE(rewritten);
   std::string error;
-  auto rewritten = RewriteImage(original, path, "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(original, "'ghcr.io/kube-vip/kube-vip:v1.0.3'",
-                                   "'ghcr.io/kube-vip/kube-vip:v1.0.4'"));
   auto m = ParseManifest(*rewritten, path, error);
   ASSERT_TRUE(m) << error;
   EXPECT_EQ(m->image, "ghcr.io/kube-vip/kube-vip:v1.0.4");
@@ -243,20 +251,14 @@ TEST(RewriteImage, TouchesOnlyTheKubeVipContainer) {
 
 TEST(RewriteImage, KeepsCrlfLineEnds) {
   const std::string crlf = ReplaceAll(testing::ReadFile(kGenerated), "\n", "\r\n");
-  std::string error;
-  auto rewritten = RewriteImage(crlf, "crlf.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(crlf, "kube-vip:v1.0.3", "kube-vip:v1.0.4"));
+  RewriteToV104(crlf, "crlf.yaml", "kube-vip:v1.0.3", "kube-vip:v1.0.4");
 }
 
 TEST(RewriteImage, ByteOrderMarkAndMultiByteCommentsBeforeTheImage) {
   const std::string text =
       "\xEF\xBB\xBF# é ü — comment\nspec:\n  containers:\n  - name: kube-vip  # ñ\n"
       "    image: ghcr.io/kube-vip/kube-vip:v1.0.3 # ☃\n";
-  std::string error;
-  auto rewritten = RewriteImage(text, "bom.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(text, ":v1.0.3", ":v1.0.4"));
+  RewriteToV104(text, "bom.yaml", ":v1.0.3", ":v1.0.4");
 }
 
 TEST(RewriteImage, PinsAndUnpinsDigests) {
@@ -277,10 +279,7 @@ TEST(RewriteImage, FlowStyleContainers) {
   const std::string text =
       "spec: {containers: [{name: kube-vip, image: ghcr.io/kube-vip/kube-vip:v1.0.3, args: "
       "[manager]}]}\n";
-  std::string error;
-  auto rewritten = RewriteImage(text, "flow.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(text, ":v1.0.3", ":v1.0.4"));
+  RewriteToV104(text, "flow.yaml", ":v1.0.3", ":v1.0.4");
 }
 
 TEST(RewriteImage, RefusesWhatItCannotEditLiterally) {
