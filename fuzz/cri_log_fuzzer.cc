@@ -3,8 +3,6 @@
 // classification of each logical line. The same bytes read in one piece or in arbitrary
 // pieces (as a tail sees a growing file) give the same logical lines.
 
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,6 +11,7 @@
 #include "collectors/kubevip_log.h"
 #include "crilog/cri_line.h"
 #include "fuzz_check.h"
+#include "fuzz_pieces.h"
 
 namespace {
 
@@ -21,7 +20,7 @@ struct Decoded {
   kvip::crilog::DecodeStats stats;
 };
 
-Decoded Decode(const std::string& bytes, const std::vector<size_t>& cuts, size_t max_line) {
+Decoded Decode(const std::string& bytes, const std::vector<size_t>& pieces, size_t max_line) {
   kvip::crilog::CriDecoder decoder(max_line);
   Decoded out;
   auto sink = [&out, max_line](const kvip::crilog::LogLine& line) {
@@ -30,25 +29,17 @@ Decoded Decode(const std::string& bytes, const std::vector<size_t>& cuts, size_t
     out.lines.push_back(std::string(line.stream == kvip::crilog::CriStream::kStdout ? "o" : "e") +
                         (line.truncated ? "t" : "-") + std::string(line.content));
   };
-  size_t at = 0;
-  for (size_t cut : cuts) {
-    size_t length = std::min(cut, bytes.size() - at);
-    decoder.Feed(std::string_view(bytes).substr(at, length), sink, out.stats);
-    at += length;
-  }
-  decoder.Feed(std::string_view(bytes).substr(at), sink, out.stats);
+  kvip::fuzz::FeedInPieces(bytes, pieces, [&](std::string_view piece) {
+    decoder.Feed(piece, sink, out.stats);
+    return true;
+  });
   return out;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider provider(data, size);
-  const size_t max_line = provider.ConsumeIntegralInRange<size_t>(1, 256);
-  std::vector<size_t> cuts;
-  for (int i = provider.ConsumeIntegralInRange(0, 16); i > 0; --i)
-    cuts.push_back(provider.ConsumeIntegralInRange<size_t>(0, 64));
-  const std::string bytes = provider.ConsumeRemainingBytesAsString();
+  const auto [max_line, pieces, bytes] = kvip::fuzz::ConsumePiecedInput(data, size, 256);
 
   // Each physical line alone.
   size_t start = 0;
@@ -65,11 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   Decoded whole = Decode(bytes, {}, max_line);
-  Decoded pieces = Decode(bytes, cuts, max_line);
-  KVIP_FUZZ_CHECK(whole.lines == pieces.lines, "logical lines depend on chunking");
-  KVIP_FUZZ_CHECK(
-      whole.stats.lines == pieces.stats.lines && whole.stats.malformed == pieces.stats.malformed,
-      "counts depend on chunking");
+  Decoded in_pieces = Decode(bytes, pieces, max_line);
+  KVIP_FUZZ_CHECK(whole.lines == in_pieces.lines, "logical lines depend on chunking");
+  KVIP_FUZZ_CHECK(whole.stats.lines == in_pieces.stats.lines &&
+                      whole.stats.malformed == in_pieces.stats.malformed,
+                  "counts depend on chunking");
   KVIP_FUZZ_CHECK(whole.stats.lines == whole.lines.size(), "lines counted but not delivered");
   return 0;
 }

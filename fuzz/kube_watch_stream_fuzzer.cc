@@ -1,14 +1,13 @@
 // The watch stream's framing: the same bytes fed in one piece and in arbitrary pieces must
 // give the same lines (or the same overflow), and every line goes to the event parser.
 
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "fuzz_check.h"
+#include "fuzz_pieces.h"
 #include "kube/lease.h"
 
 namespace {
@@ -18,20 +17,13 @@ struct Framed {
   bool overflowed = false;
 };
 
-Framed FrameInPieces(const std::string& stream, const std::vector<size_t>& cuts, size_t max_line) {
+Framed FrameInPieces(const std::string& stream, const std::vector<size_t>& pieces,
+                     size_t max_line) {
   kvip::kube::LineFramer framer(max_line);
   Framed out;
-  size_t at = 0;
   auto on_line = [&out](std::string_view line) { out.lines.emplace_back(line); };
-  for (size_t cut : cuts) {
-    size_t length = std::min(cut, stream.size() - at);
-    if (!framer.Feed(std::string_view(stream).substr(at, length), on_line)) {
-      out.overflowed = true;
-      return out;
-    }
-    at += length;
-  }
-  if (!framer.Feed(std::string_view(stream).substr(at), on_line)) out.overflowed = true;
+  out.overflowed = !kvip::fuzz::FeedInPieces(
+      stream, pieces, [&](std::string_view piece) { return framer.Feed(piece, on_line); });
   KVIP_FUZZ_CHECK(out.overflowed || framer.buffered_bytes() <= max_line, "buffer beyond bound");
   return out;
 }
@@ -39,18 +31,13 @@ Framed FrameInPieces(const std::string& stream, const std::vector<size_t>& cuts,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider provider(data, size);
-  const size_t max_line = provider.ConsumeIntegralInRange<size_t>(1, 512);
-  std::vector<size_t> cuts;
-  for (int i = provider.ConsumeIntegralInRange(0, 16); i > 0; --i)
-    cuts.push_back(provider.ConsumeIntegralInRange<size_t>(0, 64));
-  const std::string stream = provider.ConsumeRemainingBytesAsString();
+  const auto [max_line, pieces, stream] = kvip::fuzz::ConsumePiecedInput(data, size, 512);
 
   Framed whole = FrameInPieces(stream, {}, max_line);
-  Framed pieces = FrameInPieces(stream, cuts, max_line);
-  KVIP_FUZZ_CHECK(whole.overflowed == pieces.overflowed, "overflow depends on chunking");
+  Framed in_pieces = FrameInPieces(stream, pieces, max_line);
+  KVIP_FUZZ_CHECK(whole.overflowed == in_pieces.overflowed, "overflow depends on chunking");
   if (!whole.overflowed) {
-    KVIP_FUZZ_CHECK(whole.lines == pieces.lines, "lines depend on chunking");
+    KVIP_FUZZ_CHECK(whole.lines == in_pieces.lines, "lines depend on chunking");
   }
   for (const auto& line : whole.lines) {
     KVIP_FUZZ_CHECK(line.find('\n') == std::string::npos, "a line holds a newline");

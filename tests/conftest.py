@@ -3,6 +3,7 @@
 Tests wait for conditions with deadlines (wait_for), never fixed sleeps.
 """
 import os
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -61,6 +62,21 @@ def stop_process(proc, timeout=10):
         proc.wait()
 
 
+# What a sanitizer build writes to the log when it finds a fault (ASan, LSan, TSan, UBSan).
+SANITIZER_REPORTS = ("Sanitizer", "runtime error")
+
+
+def stop_logged(proc, log, timeout=10):
+    """Stops a process whose stdout/stderr go to the open file `log` (stop_process), closes
+    the log and returns its text; a sanitizer report in it fails the test."""
+    stop_process(proc, timeout)
+    log.close()
+    text = Path(log.name).read_text(errors="replace")
+    for report in SANITIZER_REPORTS:
+        assert report not in text, f"sanitizer report in {log.name}:\n{text[-4000:]}"
+    return text
+
+
 def run(*argv, check=True, netns=None, **kw):
     """Runs argv (optionally inside a network namespace) and returns CompletedProcess."""
     argv = [str(a) for a in argv]
@@ -78,6 +94,14 @@ def http_get(url, timeout=2.0):
         return err.code, err.read().decode()
 
 
+def rss_kib(pid):
+    """The resident set of process `pid` in KiB (VmRSS; 0 for one without, e.g. a zombie)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def parse_metrics(text):
     """Parses Prometheus text format into {'name{labels}': float} (labels as written)."""
     samples = {}
@@ -92,6 +116,13 @@ def parse_metrics(text):
 def require_root():
     if os.geteuid() != 0:
         pytest.skip("SKIP: needs root for network namespaces")
+
+
+def require_tools(*tools):
+    """Skips the test when one of these programs is not on PATH (tools/setup installs them)."""
+    for tool in tools:
+        if not shutil.which(tool):
+            pytest.skip(f"SKIP: {tool} not installed (run tools/setup)")
 
 
 class Netns:
@@ -146,3 +177,28 @@ def netns(request):
     ns = Netns(tag)
     yield ns
     ns.close()
+
+
+class ScrapeOnlyExporter:
+    """kvip-exporter in a Netns with only the kube-vip scrape on (and its own process
+    metrics), serving on LISTEN and scraping http://UPSTREAM/metrics; stderr in log_path."""
+
+    UPSTREAM = "127.0.0.1:2112"
+    LISTEN = "127.0.0.1:9112"
+
+    def __init__(self, netns, exporter_bin, log_path, *flags, scrape_timeout_s, env=None):
+        self.netns = netns
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.proc = netns.popen(exporter_bin, f"--web.listen-address={self.LISTEN}",
+                                f"--kubevip.metrics-url=http://{self.UPSTREAM}/metrics",
+                                f"--kubevip.scrape-timeout={scrape_timeout_s}s",
+                                f"--kubevip.manifest={log_path.parent}/no-manifest.yaml",
+                                "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz",
+                                "--no-apiserver.livez", "--no-kubevip.pod", "--no-kubevip.log",
+                                *flags, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+        wait_for(lambda: netns.http_get(f"http://{self.LISTEN}/healthz")[0] == 200,
+                 what="exporter serving /healthz")
+
+    def log_lines(self, text):
+        return [line for line in self.log_path.read_text().splitlines() if text in line]

@@ -104,10 +104,7 @@ class FullExporter:
         return [line for line in self.log_text().splitlines() if text in line]
 
     def rss_kib(self):
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
+        return _shared_helpers().rss_kib(self.pid)
 
     def fd_count(self):
         return len(list(Path(f"/proc/{self.pid}/fd").iterdir()))

@@ -169,3 +169,14 @@ def testbed():
     if not was_up and os.environ.get("KVIP_TESTBED_KEEP") != "1":
         tb.tool("heal", check=False)
         tb.tool("down")
+
+
+@pytest.fixture
+def cluster(testbed):
+    """A settled testbed before each test; healed and settled again after it, so a fault a
+    test injected never reaches the next one."""
+    testbed.tool("heal")
+    testbed.wait_settled()
+    yield testbed
+    testbed.tool("heal")
+    testbed.wait_settled(timeout=180)

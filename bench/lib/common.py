@@ -97,22 +97,23 @@ class Netns:
 
 # ---------------------------------------------------------------- /proc sampling
 
-def proc_rss_kb(pid):
+def proc_status_kb(pid, field):
+    """A "<field>: N kB" line of /proc/PID/status, as N (0 when the kernel has no such line)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     return 0
+
+
+def proc_rss_kb(pid):
+    return proc_status_kb(pid, "VmRSS")
 
 
 def proc_rss_anon_kb(pid):
     """Private (anonymous) resident memory: RSS without the file-backed pages of shared
     libraries and the binary, which other processes may share."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    return 0
+    return proc_status_kb(pid, "RssAnon")
 
 
 def proc_rss_by_mapping(pid):

@@ -119,12 +119,7 @@ class Monitoring:
 
     def stop(self):
         for proc, log in reversed(self.procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            testbed_fixture._shared_helpers().stop_process(proc, timeout=15)
             log.close()
 
     def api(self, path, **params):
@@ -159,9 +154,8 @@ class Monitoring:
 
 @pytest.fixture(scope="module")
 def mon(testbed, tmp_path_factory):
-    for tool in ("prometheus", "prometheus-alertmanager", "nsenter", "curl"):
-        if subprocess.run(["which", tool], capture_output=True).returncode:
-            pytest.skip(f"SKIP: {tool} not installed (run tools/setup)")
+    testbed_fixture._shared_helpers().require_tools("prometheus", "prometheus-alertmanager",
+                                                    "nsenter", "curl")
     m = Monitoring(testbed, tmp_path_factory.mktemp("monitoring"))
     try:
         m.start()

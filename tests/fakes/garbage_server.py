@@ -6,8 +6,9 @@ Usage: garbage_server.py HOST PORT MODE   (prints "ready" once listening)
   MODE body: a well-formed HTTP 200 text/plain response whose body is not text format
   MODE raw:  bytes that are not HTTP at all, then close
 """
-import socket
 import sys
+
+from fake_peer import read_request, serve_forever
 
 BODY = b"go_goroutines 13\n\x00\x01\xfe binary junk {{{\n"
 RESPONSES = {
@@ -20,25 +21,12 @@ RESPONSES = {
 def main():
     host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     response = RESPONSES[mode]
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind((host, port))
-    server.listen()
-    print("ready", flush=True)
-    while True:
-        connection, _ = server.accept()
-        with connection:
-            connection.settimeout(5)
-            request = b""
-            try:
-                while b"\r\n\r\n" not in request:
-                    chunk = connection.recv(4096)
-                    if not chunk:
-                        break
-                    request += chunk
-                connection.sendall(response)
-            except OSError:
-                pass  # the client gave up; serve the next one
+
+    def answer(connection):
+        if read_request(connection):
+            connection.sendall(response)
+
+    serve_forever(host, port, answer, timeout=5)
 
 
 if __name__ == "__main__":

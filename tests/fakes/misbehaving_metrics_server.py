@@ -17,18 +17,10 @@ import struct
 import sys
 import time
 
+from fake_peer import read_request, serve_forever
+
 HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 LINES = b"".join(b"kube_vip_filler_%d 1\n" % i for i in range(2000))  # ~46 KB of valid samples
-
-
-def read_request(connection):
-    request = b""
-    while b"\r\n\r\n" not in request:
-        chunk = connection.recv(4096)
-        if not chunk:
-            return False
-        request += chunk
-    return True
 
 
 def serve(connection, mode):
@@ -61,19 +53,7 @@ def serve(connection, mode):
 
 def main():
     host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind((host, port))
-    server.listen()
-    print("ready", flush=True)
-    while True:
-        connection, _ = server.accept()
-        with connection:
-            connection.settimeout(30)
-            try:
-                serve(connection, mode)
-            except OSError:
-                pass  # the client gave up: serve the next one
+    serve_forever(host, port, lambda connection: serve(connection, mode), timeout=30)
 
 
 if __name__ == "__main__":

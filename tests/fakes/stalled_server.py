@@ -4,17 +4,14 @@
 
 Usage: stalled_server.py HOST PORT   (prints "ready" once listening)
 """
-import socket
 import sys
+
+from fake_peer import listen
 
 
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind((host, port))
-    server.listen()
-    print("ready", flush=True)
+    server = listen(host, port)
     held = []  # keep every connection open and unread
     while True:
         connection, _ = server.accept()

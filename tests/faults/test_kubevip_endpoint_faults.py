@@ -10,36 +10,25 @@ import os
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, parse_metrics, wait_for
+from conftest import REPO, ScrapeOnlyExporter, parse_metrics, rss_kib, stop_logged, wait_for
 
-UPSTREAM = "127.0.0.1:2112"
-LISTEN = "127.0.0.1:9112"
+UPSTREAM = ScrapeOnlyExporter.UPSTREAM
+LISTEN = ScrapeOnlyExporter.LISTEN
 SCRAPE_TIMEOUT_S = 1
 SCRAPE_BOUND_S = SCRAPE_TIMEOUT_S + 4  # slack for a loaded machine under ASan
 FAKE = REPO / "tests" / "fakes" / "misbehaving_metrics_server.py"
 RSS_GROWTH_LIMIT_KIB = 64 * 1024  # the fakes send 1 GiB or more; the body limit is 4 MiB
 
 
-class Exporter:
+class Exporter(ScrapeOnlyExporter):
     """kvip-exporter with only the kube-vip scrape (and its own process metrics)."""
 
     def __init__(self, netns, exporter_bin, log_path, scrape_timeout_s=SCRAPE_TIMEOUT_S):
-        self.netns = netns
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        self.proc = netns.popen(exporter_bin, f"--web.listen-address={LISTEN}",
-                                f"--kubevip.metrics-url=http://{UPSTREAM}/metrics",
-                                f"--kubevip.scrape-timeout={scrape_timeout_s}s",
-                                f"--kubevip.manifest={log_path.parent}/no-manifest.yaml",
-                                "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod",
-                                "--no-kubevip.log", stdout=subprocess.DEVNULL, stderr=self.log,
-                                env=small_asan_quarantine())
-        wait_for(lambda: netns.http_get(f"http://{LISTEN}/healthz")[0] == 200,
-                 what="exporter serving /healthz")
+        super().__init__(netns, exporter_bin, log_path, scrape_timeout_s=scrape_timeout_s,
+                         env=small_asan_quarantine())
 
     def scrape(self):
         assert self.proc.poll() is None, f"exporter exited: {self.log_path.read_text()[-3000:]}"
@@ -51,21 +40,10 @@ class Exporter:
         return parse_metrics(body)
 
     def rss_kib(self):
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
-
-    def log_lines(self, text):
-        return [line for line in self.log_path.read_text().splitlines() if text in line]
+        return rss_kib(self.proc.pid)
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=15)
-        self.log.close()
-        text = self.log_path.read_text()
-        for report in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            assert report not in text, text[-4000:]
+        stop_logged(self.proc, self.log, timeout=15)
         assert self.proc.returncode == 0
 
 

@@ -25,23 +25,13 @@ import pytest
 
 from full_exporter import (HEALTHZ_TIMEOUT_S, IS_LEADER, KUBEVIP_UP, SCRAPE_TIMEOUT_S,
                             FullExporter, agreement, success, vip_bound, wait_for)
-from testbed_fixture import NODES, testbed  # noqa: F401  (the fixture)
+from testbed_fixture import NODES, cluster, testbed  # noqa: F401  (the fixtures)
 
 # A scrape waits at most for the kube-vip scrape's deadline (the healthz probe runs in the
 # background; its 2 s timeout is kept in the bound in case it ever moves back); the rest is
 # slack for a loaded 2-core machine under ASan.
 SCRAPE_BOUND_S = max(SCRAPE_TIMEOUT_S, HEALTHZ_TIMEOUT_S) + 4
 HEALTHZ_UP = 'kubevip_vip_healthz_up{vip="10.10.30.10"}'
-
-
-@pytest.fixture
-def cluster(testbed):  # noqa: F811
-    """A settled testbed before each test; healed and settled again after it."""
-    testbed.tool("heal")
-    testbed.wait_settled()
-    yield testbed
-    testbed.tool("heal")
-    testbed.wait_settled(timeout=180)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import http_get, parse_metrics, wait_for
+from conftest import http_get, parse_metrics, stop_logged, wait_for
 
 CONFLICTS = "kubevip_log_lock_conflicts_total"
 ERRORS = "kubevip_log_errors_total"
@@ -77,17 +77,8 @@ class Exporter:
 
     def stop(self):
         """SIGTERM; a clean exit (0, no sanitizer report) is part of every test."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        text = Path(self.log_path).read_text()
+        text = stop_logged(self.proc, self.log)
         assert self.proc.returncode == 0, f"exit {self.proc.returncode}:\n{text}"
-        assert "Sanitizer" not in text and "runtime error" not in text, text
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, parse_metrics, wait_for
+from conftest import REPO, ScrapeOnlyExporter, parse_metrics, wait_for
 
-UPSTREAM = "127.0.0.1:2112"
-LISTEN = "127.0.0.1:9112"
+UPSTREAM = ScrapeOnlyExporter.UPSTREAM
+LISTEN = ScrapeOnlyExporter.LISTEN
 SCRAPE_TIMEOUT_S = 1
 FAKES = REPO / "tests" / "fakes"
 
@@ -53,26 +53,12 @@ class Upstream:
             "process_start_time_seconds"]
 
 
-class Exporter:
+class Exporter(ScrapeOnlyExporter):
     def __init__(self, netns, exporter_bin, log_path, *flags):
-        self.netns = netns
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        self.proc = netns.popen(exporter_bin, f"--web.listen-address={LISTEN}",
-                                f"--kubevip.metrics-url=http://{UPSTREAM}/metrics",
-                                f"--kubevip.scrape-timeout={SCRAPE_TIMEOUT_S}s",
-                                f"--kubevip.manifest={log_path.parent}/no-manifest.yaml",
-                                "--node-name=test-node", "--no-lease.watch", "--no-vip.healthz", "--no-apiserver.livez", "--no-kubevip.pod",
-                                "--no-kubevip.log", *flags,
-                                stdout=subprocess.DEVNULL, stderr=self.log)
-        wait_for(lambda: netns.http_get(f"http://{LISTEN}/healthz")[0] == 200,
-                 what="exporter serving /healthz")
+        super().__init__(netns, exporter_bin, log_path, *flags, scrape_timeout_s=SCRAPE_TIMEOUT_S)
 
     def sample(self, name):
         return parse_metrics(metrics(self.netns)).get(name)
-
-    def log_lines(self, text):
-        return [line for line in self.log_path.read_text().splitlines() if text in line]
 
 
 @pytest.fixture

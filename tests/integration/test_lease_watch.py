@@ -18,30 +18,20 @@ from pathlib import Path
 
 import pytest
 
-from testbed_fixture import LEASE_DURATION, NODES, testbed, wait_for  # noqa: F401
+from full_exporter import LEASE as LABELS  # the series the fault suite reads, named once
+from full_exporter import IS_LEADER, RECONNECTS, WATCH_UP, holder_info, success
+from testbed_fixture import LEASE_DURATION, NODES, cluster, testbed, wait_for  # noqa: F401
 from testbed_fixture import _shared_helpers
 
 exporter_binary = _shared_helpers().exporter_binary
 parse_metrics = _shared_helpers().parse_metrics
 
-LABELS = 'lease="plndr-cp-lock",namespace="kube-system"'
-IS_LEADER = f"kubevip_is_leader{{{LABELS}}}"
 PRESENT = f"kubevip_lease_present{{{LABELS}}}"
-WATCH_UP = f"kubevip_lease_watch_up{{{LABELS}}}"
-RECONNECTS = f"kubevip_lease_watch_reconnects_total{{{LABELS}}}"
 AGE = f"kubevip_lease_age_seconds{{{LABELS}}}"
 
 
 def events(kind):
     return f'kubevip_lease_events_total{{{LABELS},type="{kind}"}}'
-
-
-def holder_info(holder):
-    return f'kubevip_lease_holder_info{{{LABELS},holder="{holder}"}}'
-
-
-def success(collector):
-    return f'kvip_exporter_collector_success{{collector="{collector}"}}'
 
 
 _ports = itertools.count(19300)
@@ -88,28 +78,8 @@ class NodeExporter:
         return Path(self.log_path).read_text()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
         # A sanitizer report (leak, UB) at exit fails the test that started this exporter.
-        assert "ERROR: AddressSanitizer" not in self.log_text()
-        assert "ERROR: LeakSanitizer" not in self.log_text()
-        assert "runtime error:" not in self.log_text()
-
-
-@pytest.fixture
-def cluster(testbed):  # noqa: F811
-    """A settled testbed before each test; healed and settled again after it."""
-    testbed.tool("heal")
-    testbed.wait_settled()
-    yield testbed
-    testbed.tool("heal")
-    testbed.wait_settled(timeout=180)
+        _shared_helpers().stop_logged(self.proc, self.log, timeout=15)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed_fixture import NODES, VIP, testbed, wait_for  # noqa: F401
+from testbed_fixture import NODES, VIP, cluster, testbed, wait_for  # noqa: F401
 from testbed_fixture import _shared_helpers
 from test_lease_watch import start_exporter  # noqa: F401  (a fixture)
 
@@ -30,13 +30,6 @@ def duration(vip=VIP):
 
 
 SUCCESS = 'kvip_exporter_collector_success{collector="vip_healthz"}'
-
-
-@pytest.fixture
-def cluster(testbed):  # noqa: F811
-    testbed.tool("heal")
-    testbed.wait_settled()
-    yield testbed
 
 
 def test_the_vip_answers_ok_from_every_node(start_exporter):

@@ -10,7 +10,23 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class DiscordSink:
+class _ServedInBackground:
+    """A socketserver answering on a daemon thread for the length of a `with` block."""
+
+    def serve(self, server):
+        self.server = server
+        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class DiscordSink(_ServedInBackground):
     """Records {path: [payload, ...]}; url(channel) gives a webhook URL for that channel."""
 
     def __init__(self, host="127.0.0.1"):
@@ -35,8 +51,7 @@ class DiscordSink:
             def log_message(self, *args):  # keep pytest output clean
                 pass
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.serve(ThreadingHTTPServer((host, 0), Handler))
 
     def url(self, channel):
         host, port = self.server.server_address[:2]
@@ -46,16 +61,7 @@ class DiscordSink:
         with self.lock:
             return list(self.payloads.get(f"/api/webhooks/{channel}/test-token", []))
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class SmtpSink:
+class SmtpSink(_ServedInBackground):
     """Just enough SMTP (no TLS, no AUTH advertised) to accept and keep each message."""
 
     def __init__(self, host="127.0.0.1"):
@@ -86,22 +92,14 @@ class SmtpSink:
                     else:  # EHLO, HELO, MAIL, RCPT, RSET, NOOP
                         self.wfile.write(b"250 ok\r\n")
 
-        self.server = socketserver.ThreadingTCPServer((host, 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        server = socketserver.ThreadingTCPServer((host, 0), Handler)
+        server.daemon_threads = True
+        self.serve(server)
 
     @property
     def address(self):
         host, port = self.server.server_address[:2]
         return f"{host}:{port}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def alertmanager_test_config(am, discord_url, smtp_address, password_file, group_interval="2s",

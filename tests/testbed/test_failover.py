@@ -91,14 +91,22 @@ def test_a_leader_that_cannot_clean_up_leaves_two_vip_holders_until_healed(settl
     wait_converged(tb, via, new, timeout=60, what=f"the stale VIP gone from {old} after the heal")
 
 
-def test_a_frozen_apiserver_moves_the_vip(settled):
-    tb = settled
+def fault_the_leader(tb, fault):
+    """Injects `fault` on the leader and waits for another node to take the lease, read
+    through `via`, a node other than the old leader (whose API server the fault may take
+    down). Returns (old, via, new)."""
     old = tb.leader()
     via = next(n for n in NODES if n != old)
-    tb.tool("fault", old, "freeze-apiserver")
+    tb.tool("fault", old, fault)
     holder = lambda: (tb.lease_holder(via) or "").removeprefix("k8s-")  # noqa: E731
     new = wait_for(lambda: holder() not in ("", old) and holder(), timeout=TAKEOVER + 5,
                    what="a new lease holder")
+    return old, via, new
+
+
+def test_a_frozen_apiserver_moves_the_vip(settled):
+    tb = settled
+    _, _, new = fault_the_leader(tb, "freeze-apiserver")
     # The old leader fails to renew, steps down and removes its VIP (after a short
     # double-VIP window).
     wait_for(lambda: tb.vip_holders() == [new], timeout=15, what=f"the VIP on {new} only")
@@ -106,12 +114,7 @@ def test_a_frozen_apiserver_moves_the_vip(settled):
 
 def test_link_down_moves_the_vip(settled):
     tb = settled
-    old = tb.leader()
-    via = next(n for n in NODES if n != old)
-    tb.tool("fault", old, "link-down")
-    holder = lambda: (tb.lease_holder(via) or "").removeprefix("k8s-")  # noqa: E731
-    new = wait_for(lambda: holder() not in ("", old) and holder(), timeout=TAKEOVER + 5,
-                   what="a new lease holder")
+    old, via, new = fault_the_leader(tb, "link-down")
     wait_for(lambda: new in tb.vip_holders(), timeout=10, what=f"the VIP on {new}")
     tb.tool("heal", old)
     # The lease is read through `via`: the old leader's API server lost etcd with its link and

@@ -82,12 +82,7 @@ class Exporters:
 
     def stop(self):
         for proc, log in self.procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            testbed_fixture._shared_helpers().stop_process(proc, timeout=10)
             log.close()
         for proc, _ in self.procs:
             assert proc.returncode == 0, f"exporter exited {proc.returncode}"

@@ -228,9 +228,7 @@ class Monitoring:
 
 @pytest.fixture(scope="module")
 def mon(testbed, tmp_path_factory):
-    for tool in ("prometheus", "nsenter", "curl"):
-        if subprocess.run(["which", tool], capture_output=True).returncode:
-            pytest.skip(f"SKIP: {tool} not installed (run tools/setup)")
+    _shared_helpers().require_tools("prometheus", "nsenter", "curl")
     testbed.wait_settled()
     m = Monitoring(testbed, tmp_path_factory.mktemp("verify-prometheus"))
     try:

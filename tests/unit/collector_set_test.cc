@@ -4,12 +4,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "common/metric_family.h"
+#include "gate.h"
 
 namespace kvip {
 namespace {
@@ -25,29 +25,18 @@ class FakeCollector final : public Collector {
   std::string_view Name() const override { return name_; }
   bool Blocking() const override { return blocking_; }
   bool Collect(std::vector<MetricFamily>& out) override {
-    std::unique_lock lock(mutex_);
-    thread_ = std::this_thread::get_id();
-    sequence_ = ++next_sequence_;
-    ++calls_;
-    entered_.notify_all();
-    entered_.wait(lock, [&] { return !held_; });
+    {
+      std::lock_guard lock(mutex_);
+      thread_ = std::this_thread::get_id();
+      sequence_ = ++next_sequence_;
+    }
+    gate_.Pass();
     out.push_back(GaugeFamily(name_ + "_value", "test", 1));
     return success_;
   }
 
-  void Hold() {
-    std::lock_guard lock(mutex_);
-    held_ = true;
-  }
-  void Release() {
-    std::lock_guard lock(mutex_);
-    held_ = false;
-    entered_.notify_all();
-  }
-  bool WaitEntered(int calls) {
-    std::unique_lock lock(mutex_);
-    return entered_.wait_for(lock, std::chrono::seconds(10), [&] { return calls_ >= calls; });
-  }
+  // Closed, it holds Collect() as a collector waiting for its deadline.
+  testing::Gate& gate() { return gate_; }
   std::thread::id thread() const {
     std::lock_guard lock(mutex_);
     return thread_;
@@ -62,14 +51,19 @@ class FakeCollector final : public Collector {
   const std::string name_;
   const bool blocking_;
   const bool success_;
+  testing::Gate gate_;
   mutable std::mutex mutex_;
-  std::condition_variable entered_;
-  bool held_ = false;  // guarded by mutex_
-  int calls_ = 0;      // guarded by mutex_
-  std::thread::id thread_;
-  int sequence_ = 0;  // guarded by mutex_
+  std::thread::id thread_;  // guarded by mutex_
+  int sequence_ = 0;        // guarded by mutex_
   static inline std::atomic<int> next_sequence_{0};
 };
+
+// Appends a FakeCollector to the list a CollectorSet will own; the test keeps watching it.
+FakeCollector* Add(std::vector<CollectorPtr>& collectors, std::string name, bool blocking,
+                   bool success = true) {
+  collectors.push_back(std::make_unique<FakeCollector>(std::move(name), blocking, success));
+  return static_cast<FakeCollector*>(collectors.back().get());
+}
 
 std::map<std::string, double> ByCollector(const std::vector<MetricFamily>& out,
                                           const std::string& family_name) {
@@ -89,14 +83,10 @@ std::vector<std::string> Names(const std::vector<MetricFamily>& out) {
 
 TEST(CollectorSet, OnlyBlockingCollectorsButTheLastGetAThread) {
   std::vector<CollectorPtr> collectors;
-  collectors.push_back(std::make_unique<FakeCollector>("memory_a", false));
-  collectors.push_back(std::make_unique<FakeCollector>("probe_a", true, false));
-  collectors.push_back(std::make_unique<FakeCollector>("memory_b", false));
-  collectors.push_back(std::make_unique<FakeCollector>("probe_b", true));
-  auto* memory_a = static_cast<FakeCollector*>(collectors[0].get());
-  auto* probe_a = static_cast<FakeCollector*>(collectors[1].get());
-  auto* memory_b = static_cast<FakeCollector*>(collectors[2].get());
-  auto* probe_b = static_cast<FakeCollector*>(collectors[3].get());
+  auto* memory_a = Add(collectors, "memory_a", false);
+  auto* probe_a = Add(collectors, "probe_a", true, false);
+  auto* memory_b = Add(collectors, "memory_b", false);
+  auto* probe_b = Add(collectors, "probe_b", true);
   CollectorSet set(std::move(collectors));
   set.AddStatic(GaugeFamily("static_info", "test", 1));
 
@@ -122,10 +112,8 @@ TEST(CollectorSet, OnlyBlockingCollectorsButTheLastGetAThread) {
 
 TEST(CollectorSet, ALoneBlockingCollectorRunsFirstOnTheCallingThread) {
   std::vector<CollectorPtr> collectors;
-  collectors.push_back(std::make_unique<FakeCollector>("memory", false));
-  collectors.push_back(std::make_unique<FakeCollector>("probe", true));
-  auto* memory = static_cast<FakeCollector*>(collectors[0].get());
-  auto* probe = static_cast<FakeCollector*>(collectors[1].get());
+  auto* memory = Add(collectors, "memory", false);
+  auto* probe = Add(collectors, "probe", true);
   CollectorSet set(std::move(collectors));
   std::vector<MetricFamily> out = set.Collect();
   EXPECT_EQ(probe->thread(), std::this_thread::get_id());
@@ -136,20 +124,18 @@ TEST(CollectorSet, ALoneBlockingCollectorRunsFirstOnTheCallingThread) {
 
 TEST(CollectorSet, BlockingCollectorsRunInParallel) {
   std::vector<CollectorPtr> collectors;
-  collectors.push_back(std::make_unique<FakeCollector>("probe_a", true));
-  collectors.push_back(std::make_unique<FakeCollector>("probe_b", true));
-  auto* probe_a = static_cast<FakeCollector*>(collectors[0].get());
-  auto* probe_b = static_cast<FakeCollector*>(collectors[1].get());
+  auto* probe_a = Add(collectors, "probe_a", true);
+  auto* probe_b = Add(collectors, "probe_b", true);
   CollectorSet set(std::move(collectors));
 
   // Each is held until both are inside Collect(): only parallel runs get there.
-  probe_a->Hold();
-  probe_b->Hold();
+  probe_a->gate().Close();
+  probe_b->gate().Close();
   bool both_entered = false;
   std::thread releaser([&] {
-    both_entered = probe_a->WaitEntered(1) && probe_b->WaitEntered(1);
-    probe_a->Release();
-    probe_b->Release();
+    both_entered = probe_a->gate().WaitEntered(1) && probe_b->gate().WaitEntered(1);
+    probe_a->gate().Open();
+    probe_b->gate().Open();
   });
   std::vector<MetricFamily> out = set.Collect();
   releaser.join();
@@ -160,19 +146,18 @@ TEST(CollectorSet, BlockingCollectorsRunInParallel) {
 
 TEST(CollectorSet, DurationIsEachCollectorsOwnTime) {
   std::vector<CollectorPtr> collectors;
-  collectors.push_back(std::make_unique<FakeCollector>("memory", false));
-  collectors.push_back(std::make_unique<FakeCollector>("probe", true));
-  auto* probe = static_cast<FakeCollector*>(collectors[1].get());
+  Add(collectors, "memory", false);
+  auto* probe = Add(collectors, "probe", true);
   CollectorSet set(std::move(collectors));
 
-  probe->Hold();
+  probe->gate().Close();
   std::thread releaser([&] {
-    if (!probe->WaitEntered(1)) return;
+    if (!probe->gate().WaitEntered(1)) return;
     // Release only once the probe has been held a measurable time (a deadline, not a
     // sleep: the wait ends as soon as 50 ms have passed).
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
     while (std::chrono::steady_clock::now() < until) std::this_thread::yield();
-    probe->Release();
+    probe->gate().Open();
   });
   std::vector<MetricFamily> out = set.Collect();
   releaser.join();

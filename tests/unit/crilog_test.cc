@@ -192,6 +192,18 @@ class CriTailTest : public ::testing::Test {
     if (report) *report = r;
     return got.lines;
   }
+  // Poll() with no file descriptors left (RLIMIT_NOFILE 0), the limit restored after it: a
+  // real fault root cannot override. Call through ASSERT_NO_FATAL_FAILURE.
+  void PollWithoutFileDescriptors(CriTail& tail, std::vector<std::string>& lines,
+                                  PollReport& report) {
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rlimit none = saved;
+    none.rlim_cur = 0;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+    lines = Poll(tail, &report);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  }
 
   fs::path root_;
   fs::path dir_;
@@ -266,23 +278,17 @@ TEST_F(CriTailTest, SameFileThroughTwoPathsIsReadOnce) {
   EXPECT_EQ(Poll(tail), std::vector<std::string>{"x"});
 }
 
-// A real fault root cannot override: no file descriptors left to read the tree with.
+// No file descriptors left to read the tree with.
 TEST_F(CriTailTest, ReportsATreeThatCannotBeRead) {
   CriTail tail({Glob()}, now_);
   Append(dir_ / "0.log", Line("later"));
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit none = saved;
-  none.rlim_cur = 0;
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  std::vector<std::string> lines;
   PollReport report;
-  Collected got;
-  report = tail.Poll(got.sink(), now_);
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_NO_FATAL_FAILURE(PollWithoutFileDescriptors(tail, lines, report));
   // glob(3) itself cannot open the directories, and says so.
   ASSERT_EQ(report.problems.size(), 1u);
   EXPECT_EQ(report.problems[0], "glob " + Glob() + ": a directory on the path cannot be read");
-  EXPECT_TRUE(got.lines.empty());
+  EXPECT_TRUE(lines.empty());
   // Once it can be opened, it is read from its start: nothing was lost.
   EXPECT_EQ(Poll(tail), std::vector<std::string>{"later"});
 }
@@ -291,14 +297,9 @@ TEST_F(CriTailTest, ReportsAFileThatCannotBeOpened) {
   // A pattern without wildcards: glob(3) only stats it, so the open is what fails.
   CriTail tail({(dir_ / "0.log").string()}, now_);
   Append(dir_ / "0.log", Line("later"));
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit none = saved;
-  none.rlim_cur = 0;
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
-  Collected got;
-  PollReport report = tail.Poll(got.sink(), now_);
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  std::vector<std::string> lines;
+  PollReport report;
+  ASSERT_NO_FATAL_FAILURE(PollWithoutFileDescriptors(tail, lines, report));
   ASSERT_EQ(report.problems.size(), 1u);
   EXPECT_EQ(report.problems[0], "open " + (dir_ / "0.log").string() + ": Too many open files");
   // Once it can be opened it is read from its start: nothing was lost.

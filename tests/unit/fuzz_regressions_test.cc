@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "fixture_files.h"
 #include "kube/lease.h"
 #include "manifest/manifest.h"
 #include "ops/upgrade_plan.h"
@@ -20,11 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string Fixture(const std::string& target, const std::string& name) {
-  std::ifstream in(std::string(KVIP_FIXTURES) + "/fuzz/" + target + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in) << "missing fixture " << target << "/" << name;
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
+  return testing::ReadFixture("fuzz/" + target + "/" + name);
 }
 
 // yaml-cpp 0.7's LoadAll never returned on "&/," (and longer inputs holding it): the parser

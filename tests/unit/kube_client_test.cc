@@ -36,6 +36,13 @@ HttpResponse Status(long code, const std::string& message) {
   return r;
 }
 
+// No answer at all: libcurl's error, as HttpClient reports it.
+HttpResponse TransportError(std::string error) {
+  HttpResponse r;
+  r.error = std::move(error);
+  return r;
+}
+
 TEST(Client, PrepareAddsServerAuthAndContentType) {
   Client client(TokenConfig());
   HttpRequest get = client.Prepare("GET", "/api/v1/nodes");
@@ -106,22 +113,20 @@ TEST(Client, DescribeFailureIsSpecific) {
             "API server https://10.10.30.11:6443 failed to get nodes \"k8s-cp1\" (status) "
             "(HTTP 500): etcd");
 
-  HttpResponse refused;
-  refused.error =
+  const std::string refused =
       "https://10.10.30.11:6443/api: Failed to connect to 10.10.30.11 port 6443 "
       "after 0 ms: Couldn't connect to server";
-  EXPECT_EQ(client.DescribeFailure("list", watch, refused),
+  EXPECT_EQ(client.DescribeFailure("list", watch, TransportError(refused)),
             "cannot reach the API server at https://10.10.30.11:6443 to list leases in "
             "namespace kube-system: " +
-                refused.error);
-  HttpResponse bad_ca;
-  bad_ca.error =
+                refused);
+  const std::string bad_ca =
       "https://10.10.30.11:6443/api: SSL certificate problem: unable to get local "
       "issuer certificate";
-  EXPECT_EQ(client.DescribeFailure("list", watch, bad_ca),
+  EXPECT_EQ(client.DescribeFailure("list", watch, TransportError(bad_ca)),
             "TLS with the API server failed: its certificate does not verify against CA "
             "/etc/kubernetes/pki/ca.crt (/etc/kvip/kubeconfig), or the handshake failed: " +
-                bad_ca.error);
+                bad_ca);
 }
 
 TEST(StatusMessage, OnlyFromAStatusObject) {

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <string>
+#include <string_view>
 
 #include "common/base64.h"
 #include "kube/config.h"
@@ -86,85 +89,99 @@ TEST(Kubeconfig, ListMergesFirstDefinitionWinsAndSkipsMissingFiles) {
   EXPECT_EQ(config.token, "from-a");
 }
 
-TEST(Kubeconfig, ErrorsNameTheFileAndWhatIsWrong) {
-  const std::string b = kDir + "/broken/";
-  EXPECT_EQ(LoadError(b + "absent.yaml"),
-            "kubeconfig " + b + "absent.yaml: cannot read: No such file or directory");
-  EXPECT_THAT(LoadError(b + "not-yaml.yaml"),
-              HasSubstr("kubeconfig " + b + "not-yaml.yaml: not valid YAML: line "));
-  EXPECT_THAT(LoadError(b + "list.yaml"), HasSubstr("list.yaml: not a kubeconfig"));
-  EXPECT_EQ(
-      LoadError(b + "no-current-context.yaml"),
-      "kubeconfig " + b + "no-current-context.yaml: no current-context set (contexts: one, two)");
-  EXPECT_EQ(LoadError(b + "unknown-context.yaml"),
-            "kubeconfig " + b +
-                "unknown-context.yaml: current-context \"prod\" is not among its "
-                "contexts (one)");
-  EXPECT_EQ(LoadError(b + "unknown-cluster.yaml"),
-            "kubeconfig " + b +
-                "unknown-cluster.yaml: context \"one\" names cluster \"prod\", "
-                "which is not defined (clusters: c)");
-  EXPECT_EQ(LoadError(b + "unknown-user.yaml"),
-            "kubeconfig " + b +
-                "unknown-user.yaml: context \"one\" names user \"admin\", which "
-                "is not defined (users: u)");
-  EXPECT_EQ(LoadError(b + "no-server.yaml"),
-            "kubeconfig " + b + "no-server.yaml: cluster \"c\" has no server");
-  EXPECT_EQ(LoadError(b + "bad-base64.yaml"),
-            "kubeconfig " + b +
-                "bad-base64.yaml: cluster \"c\": certificate-authority-data is "
-                "not valid base64");
-  EXPECT_EQ(LoadError(b + "not-pem.yaml"),
-            "kubeconfig " + b +
-                "not-pem.yaml: cluster \"c\": certificate-authority-data does "
-                "not contain PEM data (no -----BEGIN line)");
-  EXPECT_EQ(LoadError(b + "missing-ca-file.yaml"),
-            "kubeconfig " + b +
-                "missing-ca-file.yaml: cluster \"c\": certificate-authority "
-                "/nonexistent/ca.crt: cannot read: No such file or directory");
-  EXPECT_EQ(LoadError(b + "ca-is-a-directory.yaml"),
-            "kubeconfig " + b +
-                "ca-is-a-directory.yaml: cluster \"c\": certificate-authority "
-                "/etc: cannot read: Is a directory");
-  EXPECT_EQ(LoadError(b + "ca-is-endless.yaml"),
-            "kubeconfig " + b +
-                "ca-is-endless.yaml: cluster \"c\": certificate-authority "
-                "/dev/zero: larger than 4194304 bytes");
-  EXPECT_EQ(LoadError("/dev/zero"), "kubeconfig /dev/zero: larger than 4194304 bytes");
-  EXPECT_EQ(LoadError(b + "cert-without-key.yaml"),
-            "kubeconfig " + b +
-                "cert-without-key.yaml: user \"admin\" has a client certificate "
-                "but no client-key");
-  EXPECT_THAT(LoadError(b + "exec-user.yaml"),
-              HasSubstr("user \"eks\" authenticates with 'exec', which kvip-exporter does not "
-                        "support"));
-  EXPECT_EQ(LoadError(b + "ftp-server.yaml"),
-            "kubeconfig " + b +
-                "ftp-server.yaml: cluster \"c\": server \"ftp://1.2.3.4\" is not "
-                "an http(s):// URL");
-  EXPECT_EQ(LoadError(b + "a.yaml:" + b + "b.yaml"),
-            "kubeconfig " + b + "a.yaml:" + b + "b.yaml: none of these files exist");
+// A broken kubeconfig: the error names the file(s) and says what is wrong.
+struct BrokenCase {
+  const char* paths;   // relative ones (each of a ':' list) are under fixtures/kube/broken/
+  const char* reason;  // what follows "kubeconfig <paths>: "
+  bool whole = true;   // the whole error; false: a part of it (the rest comes from a library)
+};
+
+std::string BrokenPaths(std::string_view paths) {
+  std::string resolved;
+  for (size_t start = 0; start <= paths.size();) {
+    size_t end = std::min(paths.find(':', start), paths.size());
+    std::string_view path = paths.substr(start, end - start);
+    if (!resolved.empty()) resolved += ':';
+    resolved += (path.starts_with('/') ? "" : kDir + "/broken/") + std::string(path);
+    start = end + 1;
+  }
+  return resolved;
+}
+
+class BrokenKubeconfig : public ::testing::TestWithParam<BrokenCase> {};
+
+TEST_P(BrokenKubeconfig, ErrorNamesTheFileAndWhatIsWrong) {
+  const std::string paths = BrokenPaths(GetParam().paths);
+  const std::string expected = "kubeconfig " + paths + ": " + GetParam().reason;
+  if (GetParam().whole) {
+    EXPECT_EQ(LoadError(paths), expected);
+  } else {
+    EXPECT_THAT(LoadError(paths), HasSubstr(expected));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kubeconfig, BrokenKubeconfig,
+    ::testing::Values(
+        BrokenCase{"absent.yaml", "cannot read: No such file or directory"},
+        BrokenCase{"not-yaml.yaml", "not valid YAML: line ", false},
+        BrokenCase{"list.yaml", "not a kubeconfig", false},
+        BrokenCase{"no-current-context.yaml", "no current-context set (contexts: one, two)"},
+        BrokenCase{"unknown-context.yaml",
+                   "current-context \"prod\" is not among its contexts (one)"},
+        BrokenCase{"unknown-cluster.yaml",
+                   "context \"one\" names cluster \"prod\", which is not defined (clusters: c)"},
+        BrokenCase{"unknown-user.yaml",
+                   "context \"one\" names user \"admin\", which is not defined (users: u)"},
+        BrokenCase{"no-server.yaml", "cluster \"c\" has no server"},
+        BrokenCase{"bad-base64.yaml",
+                   "cluster \"c\": certificate-authority-data is not valid base64"},
+        BrokenCase{"not-pem.yaml",
+                   "cluster \"c\": certificate-authority-data does not contain PEM data (no "
+                   "-----BEGIN line)"},
+        BrokenCase{"missing-ca-file.yaml",
+                   "cluster \"c\": certificate-authority /nonexistent/ca.crt: cannot read: No "
+                   "such file or directory"},
+        BrokenCase{"ca-is-a-directory.yaml",
+                   "cluster \"c\": certificate-authority /etc: cannot read: Is a directory"},
+        BrokenCase{"ca-is-endless.yaml",
+                   "cluster \"c\": certificate-authority /dev/zero: larger than 4194304 bytes"},
+        BrokenCase{"/dev/zero", "larger than 4194304 bytes"},
+        BrokenCase{"cert-without-key.yaml",
+                   "user \"admin\" has a client certificate but no client-key"},
+        BrokenCase{"exec-user.yaml",
+                   "user \"eks\" authenticates with 'exec', which kvip-exporter does not support",
+                   false},
+        BrokenCase{"ftp-server.yaml",
+                   "cluster \"c\": server \"ftp://1.2.3.4\" is not an http(s):// URL"},
+        BrokenCase{"a.yaml:b.yaml", "none of these files exist"}),
+    [](const auto& test) {
+      std::string name = test.param.paths;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
+
+ClientConfig MustLoadInCluster(const char* host) {
+  std::string error;
+  auto config = LoadInClusterConfig({host, "443", kDir + "/serviceaccount"}, error);
+  EXPECT_TRUE(config.has_value()) << error;
+  return config.value_or(ClientConfig{});
 }
 
 TEST(InCluster, ReadsTheServiceAccountMount) {
-  InClusterEnvironment env{"10.96.0.1", "443", kDir + "/serviceaccount"};
-  std::string error;
-  auto config = LoadInClusterConfig(env, error);
-  ASSERT_TRUE(config) << error;
-  EXPECT_EQ(config->server, "https://10.96.0.1:443");
-  EXPECT_EQ(config->token_file, kDir + "/serviceaccount/token");
-  EXPECT_EQ(config->tls.ca_file, kDir + "/serviceaccount/ca.crt");
-  EXPECT_EQ(config->default_namespace, "monitoring");
-  EXPECT_EQ(config->user, "serviceaccount:monitoring/kvip-exporter");
-  EXPECT_EQ(config->source, "in-cluster");
+  ClientConfig config = MustLoadInCluster("10.96.0.1");
+  EXPECT_EQ(config.server, "https://10.96.0.1:443");
+  EXPECT_EQ(config.token_file, kDir + "/serviceaccount/token");
+  EXPECT_EQ(config.tls.ca_file, kDir + "/serviceaccount/ca.crt");
+  EXPECT_EQ(config.default_namespace, "monitoring");
+  EXPECT_EQ(config.user, "serviceaccount:monitoring/kvip-exporter");
+  EXPECT_EQ(config.source, "in-cluster");
 }
 
 TEST(InCluster, Ipv6ServiceHostIsBracketed) {
-  InClusterEnvironment env{"fd00::1", "443", kDir + "/serviceaccount"};
-  std::string error;
-  auto config = LoadInClusterConfig(env, error);
-  ASSERT_TRUE(config) << error;
-  EXPECT_EQ(config->server, "https://[fd00::1]:443");
+  EXPECT_EQ(MustLoadInCluster("fd00::1").server, "https://[fd00::1]:443");
 }
 
 TEST(InCluster, ClearErrors) {

@@ -8,17 +8,13 @@
 #include <sstream>
 
 #include "collectors/kubevip_pod.h"
+#include "fixture_files.h"
 #include "kube/pod.h"
 
 namespace kvip {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(KVIP_FIXTURES) + "/kube/pods/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string Fixture(const std::string& name) { return testing::ReadFixture("kube/pods/" + name); }
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -68,12 +64,9 @@ TEST(ParsePodList, TheMirrorPodAfterTwoKills) {
 // k8s-cp2 last exited 2 (its panic on a lost lease), k8s-cp1 was SIGKILLed (137) and is
 // terminated right now.
 TEST(ParsePodList, ARecordedTestbedPodList) {
-  std::ifstream in(std::string(KVIP_FIXTURES) + "/manifest/podlist-testbed.json");
-  std::stringstream json;
-  json << in.rdbuf();
   // Recorded with `kubectl get pods -o json`, which blanks the list's resourceVersion; the
   // API's LIST answer carries one.
-  std::string text = json.str();
+  std::string text = testing::ReadFixture("manifest/podlist-testbed.json");
   size_t blank = text.find("\"resourceVersion\": \"\"");
   ASSERT_NE(blank, std::string::npos);
   text.replace(blank, 21, "\"resourceVersion\": \"1\"");

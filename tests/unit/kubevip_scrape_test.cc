@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fixture_files.h"
 #include "web_test_util.h"
 
 namespace kvip {
@@ -26,17 +27,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using prometheus::MetricFamily;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  EXPECT_TRUE(file) << path;
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-std::string KubeVipOutput() {
-  return ReadFile(std::string(KVIP_FIXTURES) + "/promtext/kube-vip-v1.0.4.txt");
-}
+std::string KubeVipOutput() { return testing::ReadFixture("promtext/kube-vip-v1.0.4.txt"); }
 
 // An HTTP peer on 127.0.0.1:<free port> that answers every request with whatever the
 // test scripted last: a response, raw bytes, or nothing at all (a stalled peer).
@@ -292,15 +283,20 @@ TEST_F(KubeVipScrapeTest, UpWithReexportedFamilies) {
   EXPECT_EQ(request.find("Accept-Encoding"), std::string::npos) << request;
 }
 
+// Scrapes `times` in a row, each a success with kubevip_up 1.
+void ScrapeUpTimes(KubeVipScrapeCollector& collector, int times) {
+  for (int i = 0; i < times; ++i) {
+    std::vector<MetricFamily> out;
+    ASSERT_TRUE(collector.Collect(out)) << "scrape " << i;
+    EXPECT_EQ(Value(out, "kubevip_up"), 1) << "scrape " << i;
+  }
+}
+
 TEST_F(KubeVipScrapeTest, ReusesTheConnectionToKubeVip) {
   server_.KeepAlive(/*serve_more=*/true);
   server_.RespondMetrics(KubeVipOutput());
   KubeVipScrapeCollector collector(Options());
-  for (int i = 0; i < 3; ++i) {
-    std::vector<MetricFamily> out;
-    ASSERT_TRUE(collector.Collect(out));
-    EXPECT_EQ(Value(out, "kubevip_up"), 1);
-  }
+  ASSERT_NO_FATAL_FAILURE(ScrapeUpTimes(collector, 3));
   EXPECT_EQ(server_.Requests(), 3u);
   EXPECT_EQ(server_.Connections(), 1u);
 }
@@ -310,11 +306,7 @@ TEST_F(KubeVipScrapeTest, AKeptConnectionThePeerClosedIsReplaced) {
   server_.KeepAlive(/*serve_more=*/false);
   server_.RespondMetrics(KubeVipOutput());
   KubeVipScrapeCollector collector(Options());
-  for (int i = 0; i < 3; ++i) {
-    std::vector<MetricFamily> out;
-    ASSERT_TRUE(collector.Collect(out));
-    EXPECT_EQ(Value(out, "kubevip_up"), 1) << "scrape " << i;
-  }
+  ASSERT_NO_FATAL_FAILURE(ScrapeUpTimes(collector, 3));
   EXPECT_EQ(server_.Requests(), 3u);
   EXPECT_EQ(server_.Connections(), 3u);
   EXPECT_EQ(LogCount("kube-vip scrape failed"), 0u);

@@ -11,9 +11,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/read_file.h"
+#include "fixture_files.h"
 #include "kubevip/log_lines.h"
 #include "manifest/ansible_vars.h"
 #include "manifest/durable_file.h"
@@ -38,13 +40,6 @@ const std::string kFixtures = std::string(KVIP_FIXTURES) + "/manifest/";
 const std::string kGenerated = kFixtures + "kube-vip-generated-v1.0.3.yaml";
 const std::string kDigest =
     "sha256:2bacf83ab993990d5a438687e5696eac006e1864e10a0e40b92c6ef5b3ec3030";
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
@@ -212,13 +207,25 @@ TEST(ReadManifest, StructuralErrorsAreSpecific) {
 
 // --- rewriting the image ------------------------------------------------------------
 
-TEST(RewriteImage, GeneratedManifestChangesOnlyTheTag) {
-  const std::string original = Slurp(kGenerated);
+// Rewrites `text`'s kube-vip image to v1.0.4: it must succeed and change nothing but `from`,
+// which becomes `to`. Returns the rewritten text (nullopt, a failed test, when refused).
+std::optional<std::string> RewriteToV104(const std::string& text, const std::string& name,
+                                         const std::string& from, const std::string& to) {
   std::string error;
-  auto rewritten = RewriteImage(original, kGenerated, "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(original, "kube-vip:v1.0.3", "kube-vip:v1.0.4"));
+  auto rewritten = RewriteImage(text, name, "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
+  EXPECT_TRUE(rewritten) << error;
+  if (rewritten) {
+    EXPECT_EQ(*rewritten, ReplaceAll(text, from, to));
+  }
+  return rewritten;
+}
+
+TEST(RewriteImage, GeneratedManifestChangesOnlyTheTag) {
+  const std::string original = testing::ReadFile(kGenerated);
+  auto rewritten = RewriteToV104(original, kGenerated, "kube-vip:v1.0.3", "kube-vip:v1.0.4");
+  ASSERT_TRUE(rewritten);
   EXPECT_EQ(rewritten->size(), original.size());
+  std::string error;
   auto back = RewriteImage(*rewritten, kGenerated, "ghcr.io/kube-vip/kube-vip:v1.0.3", error);
   ASSERT_TRUE(back) << error;
   EXPECT_EQ(*back, original);
@@ -226,47 +233,36 @@ TEST(RewriteImage, GeneratedManifestChangesOnlyTheTag) {
 
 TEST(RewriteImage, KeepsQuotesAndComments) {
   const std::string path = kFixtures + "kube-vip-hand-edited.yaml";
-  const std::string original = Slurp(path);
-  std::string error;
-  auto rewritten = RewriteImage(original, path, "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(original, "\"ghcr.io/kube-vip/kube-vip:v1.0.3\"  # pinned",
-                                   "\"ghcr.io/kube-vip/kube-vip:v1.0.4\"  # pinned"));
+  RewriteToV104(testing::ReadFile(path), path, "\"ghcr.io/kube-vip/kube-vip:v1.0.3\"  # pinned",
+                "\"ghcr.io/kube-vip/kube-vip:v1.0.4\"  # pinned");
 }
 
 TEST(RewriteImage, TouchesOnlyTheKubeVipContainer) {
   const std::string path = kFixtures + "two-containers.yaml";
-  const std::string original = Slurp(path);
+  auto rewritten =
+      RewriteToV104(testing::ReadFile(path), path, "'ghcr.io/kube-vip/kube-vip:v1.0.3'",
+                    "'ghcr.io/kube-vip/kube-vip:v1.0.4'");
+  ASSERT_TRUE(rewritten);
   std::string error;
-  auto rewritten = RewriteImage(original, path, "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(original, "'ghcr.io/kube-vip/kube-vip:v1.0.3'",
-                                   "'ghcr.io/kube-vip/kube-vip:v1.0.4'"));
   auto m = ParseManifest(*rewritten, path, error);
   ASSERT_TRUE(m) << error;
   EXPECT_EQ(m->image, "ghcr.io/kube-vip/kube-vip:v1.0.4");
 }
 
 TEST(RewriteImage, KeepsCrlfLineEnds) {
-  const std::string crlf = ReplaceAll(Slurp(kGenerated), "\n", "\r\n");
-  std::string error;
-  auto rewritten = RewriteImage(crlf, "crlf.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(crlf, "kube-vip:v1.0.3", "kube-vip:v1.0.4"));
+  const std::string crlf = ReplaceAll(testing::ReadFile(kGenerated), "\n", "\r\n");
+  RewriteToV104(crlf, "crlf.yaml", "kube-vip:v1.0.3", "kube-vip:v1.0.4");
 }
 
 TEST(RewriteImage, ByteOrderMarkAndMultiByteCommentsBeforeTheImage) {
   const std::string text =
       "\xEF\xBB\xBF# é ü — comment\nspec:\n  containers:\n  - name: kube-vip  # ñ\n"
       "    image: ghcr.io/kube-vip/kube-vip:v1.0.3 # ☃\n";
-  std::string error;
-  auto rewritten = RewriteImage(text, "bom.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(text, ":v1.0.3", ":v1.0.4"));
+  RewriteToV104(text, "bom.yaml", ":v1.0.3", ":v1.0.4");
 }
 
 TEST(RewriteImage, PinsAndUnpinsDigests) {
-  const std::string original = Slurp(kGenerated);
+  const std::string original = testing::ReadFile(kGenerated);
   const std::string pinned = "ghcr.io/kube-vip/kube-vip:v1.0.4@" + kDigest;
   std::string error;
   auto rewritten = RewriteImage(original, kGenerated, pinned, error);
@@ -283,10 +279,7 @@ TEST(RewriteImage, FlowStyleContainers) {
   const std::string text =
       "spec: {containers: [{name: kube-vip, image: ghcr.io/kube-vip/kube-vip:v1.0.3, args: "
       "[manager]}]}\n";
-  std::string error;
-  auto rewritten = RewriteImage(text, "flow.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error);
-  ASSERT_TRUE(rewritten) << error;
-  EXPECT_EQ(*rewritten, ReplaceAll(text, ":v1.0.3", ":v1.0.4"));
+  RewriteToV104(text, "flow.yaml", ":v1.0.3", ":v1.0.4");
 }
 
 TEST(RewriteImage, RefusesWhatItCannotEditLiterally) {
@@ -303,10 +296,11 @@ TEST(RewriteImage, RefusesWhatItCannotEditLiterally) {
       "\"ghcr.io\\x2fkube-vip/kube-vip:v1.0.3\"\n";
   EXPECT_FALSE(RewriteImage(escaped, "escaped.yaml", "ghcr.io/kube-vip/kube-vip:v1.0.4", error));
 
-  EXPECT_FALSE(RewriteImage(Slurp(kGenerated), kGenerated, "ghcr.io/kube-vip/kube-vip:", error));
+  EXPECT_FALSE(
+      RewriteImage(testing::ReadFile(kGenerated), kGenerated, "ghcr.io/kube-vip/kube-vip:", error));
   EXPECT_THAT(error, HasSubstr("new image"));
 
-  EXPECT_FALSE(RewriteImage(Slurp(kFixtures + "malformed.yaml"), "malformed.yaml",
+  EXPECT_FALSE(RewriteImage(testing::ReadFile(kFixtures + "malformed.yaml"), "malformed.yaml",
                             "ghcr.io/kube-vip/kube-vip:v1.0.4", error));
   EXPECT_THAT(error, HasSubstr("malformed.yaml: invalid YAML"));
 }
@@ -319,7 +313,7 @@ TEST(DurableFile, AtomicWriteKeepsModeAndLeavesNoTemp) {
   std::string error;
   ASSERT_TRUE(WriteFileAtomically(path, "one\n", {0600, getuid(), getgid()}, error)) << error;
   ASSERT_TRUE(WriteFileAtomically(path, "two\n", {0640, getuid(), getgid()}, error)) << error;
-  EXPECT_EQ(Slurp(path), "two\n");
+  EXPECT_EQ(testing::ReadFile(path), "two\n");
   struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
@@ -332,7 +326,7 @@ TEST(DurableFile, CopyKeepsSourceMode) {
   std::string error;
   ASSERT_TRUE(WriteFileAtomically(dir / "a", "content", {0604, getuid(), getgid()}, error));
   ASSERT_TRUE(CopyFileDurably(dir / "a", dir / "b", error)) << error;
-  EXPECT_EQ(Slurp(dir / "b"), "content");
+  EXPECT_EQ(testing::ReadFile(dir / "b"), "content");
   auto ownership = OwnershipOf(dir / "b", error);
   ASSERT_TRUE(ownership) << error;
   EXPECT_EQ(ownership->mode, 0604u);
@@ -375,7 +369,7 @@ TEST(ManifestCollector, FollowsTheFileAsItChanges) {
   EXPECT_FALSE(ok) << "no manifest yet";
 
   std::string error;
-  const std::string generated = Slurp(kGenerated);
+  const std::string generated = testing::ReadFile(kGenerated);
   ASSERT_TRUE(WriteFileAtomically(path, generated, {0600, getuid(), getgid()}, error)) << error;
   EXPECT_EQ(InfoLine(collector, ok),
             "kubevip_manifest_info image=ghcr.io/kube-vip/kube-vip:v1.0.3 version=v1.0.3");
@@ -398,7 +392,7 @@ TEST(ManifestCollector, FollowsTheFileAsItChanges) {
 
 TEST(AnsibleVars, SetsTopLevelValueKeepingQuotesAndComments) {
   const std::string path = kFixtures + "group_vars_all.yml";
-  const std::string original = Slurp(path);
+  const std::string original = testing::ReadFile(path);
   std::string error;
   auto updated = SetAnsibleVar(original, path, "kubevip_version", "v1.0.4", error);
   ASSERT_TRUE(updated) << error;
@@ -449,8 +443,8 @@ TEST(ClusterState, ParsesRfc3339) {
 
 TEST(ClusterState, MirrorPodsFromATestbedPodList) {
   std::string error;
-  auto pods =
-      ParseKubeVipPods(Slurp(kFixtures + "podlist-testbed.json"), "kube-vip", "kube-vip", error);
+  auto pods = ParseKubeVipPods(testing::ReadFile(kFixtures + "podlist-testbed.json"), "kube-vip",
+                               "kube-vip", error);
   ASSERT_TRUE(pods) << error;
   ASSERT_EQ(pods->size(), 3u);
   const KubeVipPod& cp1 = (*pods)[0];
@@ -476,15 +470,15 @@ TEST(ClusterState, MirrorPodsFromATestbedPodList) {
 
   EXPECT_FALSE(ParseKubeVipPods("{}", "kube-vip", "kube-vip", error));
   EXPECT_THAT(error, HasSubstr("not a Kubernetes PodList"));
-  auto none =
-      ParseKubeVipPods(Slurp(kFixtures + "podlist-testbed.json"), "other", "kube-vip", error);
+  auto none = ParseKubeVipPods(testing::ReadFile(kFixtures + "podlist-testbed.json"), "other",
+                               "kube-vip", error);
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->empty());
 }
 
 TEST(ClusterState, LeaseFromTheTestbed) {
   std::string error;
-  auto lease = ParseLease(Slurp(kFixtures + "lease-testbed.json"), error);
+  auto lease = ParseLease(testing::ReadFile(kFixtures + "lease-testbed.json"), error);
   ASSERT_TRUE(lease) << error;
   EXPECT_EQ(lease->holder, "k8s-cp2");
   EXPECT_EQ(lease->duration_seconds, 5);

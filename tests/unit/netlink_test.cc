@@ -301,12 +301,13 @@ TEST(ParseRouteDatagramTest, SurvivesCorruption) {
   EXPECT_GT(malformed, 0u);
 }
 
-std::vector<RouteEvent> Events(DatagramBuilder& datagram) {
+std::vector<RouteEvent> Events(const DatagramBuilder& datagram) {
   return ParseRouteDatagram(datagram.bytes()).events;
 }
 
+// Parses one datagram and applies its events in order, as the route subscription does.
 template <typename Tracker>
-void ApplyAll(Tracker& tracker, DatagramBuilder& datagram) {
+void Feed(Tracker& tracker, const DatagramBuilder& datagram) {
   for (const auto& event : Events(datagram)) tracker.Apply(event);
 }
 
@@ -314,140 +315,115 @@ constexpr unsigned kUp = IFF_UP | IFF_RUNNING;
 
 TEST(VipTrackerTest, DumpThenAddressEvents) {
   VipTracker tracker("eno1", Ip("10.10.30.10"));
-  DatagramBuilder dump;
-  dump.Link(RTM_NEWLINK, 1, "lo", kUp | IFF_LOOPBACK)
-      .Link(RTM_NEWLINK, 2, "eno1", kUp)
-      .Address(RTM_NEWADDR, 2, "10.10.30.11", 24);
-  tracker.Reset(Events(dump));
+  tracker.Reset(Events(DatagramBuilder()
+                           .Link(RTM_NEWLINK, 1, "lo", kUp | IFF_LOOPBACK)
+                           .Link(RTM_NEWLINK, 2, "eno1", kUp)
+                           .Address(RTM_NEWADDR, 2, "10.10.30.11", 24)));
   EXPECT_TRUE(tracker.interface_present());
   EXPECT_TRUE(tracker.interface_up());
   EXPECT_FALSE(tracker.vip_bound());
 
-  DatagramBuilder add;
-  add.Address(RTM_NEWADDR, 2, "10.10.30.10", 32);
-  ApplyAll(tracker, add);
+  Feed(tracker, DatagramBuilder().Address(RTM_NEWADDR, 2, "10.10.30.10", 32));
   EXPECT_TRUE(tracker.vip_bound());
 
-  DatagramBuilder del;
-  del.Address(RTM_DELADDR, 2, "10.10.30.10", 32);
-  ApplyAll(tracker, del);
+  Feed(tracker, DatagramBuilder().Address(RTM_DELADDR, 2, "10.10.30.10", 32));
   EXPECT_FALSE(tracker.vip_bound());
 }
 
 TEST(VipTrackerTest, AnyPrefixCountsAndEachIsRemovedSeparately) {
   VipTracker tracker("eno1", Ip("10.10.30.10"));
-  DatagramBuilder events;
-  events.Link(RTM_NEWLINK, 2, "eno1", kUp)
-      .Address(RTM_NEWADDR, 2, "10.10.30.10", 24)
-      .Address(RTM_NEWADDR, 2, "10.10.30.10", 32)
-      .Address(RTM_DELADDR, 2, "10.10.30.10", 32);
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 2, "eno1", kUp)
+                    .Address(RTM_NEWADDR, 2, "10.10.30.10", 24)
+                    .Address(RTM_NEWADDR, 2, "10.10.30.10", 32)
+                    .Address(RTM_DELADDR, 2, "10.10.30.10", 32));
   EXPECT_TRUE(tracker.vip_bound());  // the /24 is still there
-  DatagramBuilder last;
-  last.Address(RTM_DELADDR, 2, "10.10.30.10", 24);
-  ApplyAll(tracker, last);
+  Feed(tracker, DatagramBuilder().Address(RTM_DELADDR, 2, "10.10.30.10", 24));
   EXPECT_FALSE(tracker.vip_bound());
 }
 
 TEST(VipTrackerTest, VipOnAnotherInterfaceDoesNotCount) {
   VipTracker tracker("eno1", Ip("10.10.30.10"));
-  DatagramBuilder events;
-  events.Link(RTM_NEWLINK, 2, "eno1", kUp)
-      .Link(RTM_NEWLINK, 3, "eno2", kUp)
-      .Address(RTM_NEWADDR, 3, "10.10.30.10", 32);
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 2, "eno1", kUp)
+                    .Link(RTM_NEWLINK, 3, "eno2", kUp)
+                    .Address(RTM_NEWADDR, 3, "10.10.30.10", 32));
   EXPECT_FALSE(tracker.vip_bound());
 }
 
 TEST(VipTrackerTest, Ipv6VipComparedByValue) {
   VipTracker tracker("eno1", Ip("fd00:10:10:30::10"));
-  DatagramBuilder events;
-  events.Link(RTM_NEWLINK, 2, "eno1", kUp).Address(RTM_NEWADDR, 2, "fd00:10:10:30:0:0:0:10", 128);
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 2, "eno1", kUp)
+                    .Address(RTM_NEWADDR, 2, "fd00:10:10:30:0:0:0:10", 128));
   EXPECT_TRUE(tracker.vip_bound());
 
   // Failed duplicate address detection: assigned, but not usable.
-  DatagramBuilder dad_failed;
-  dad_failed.Address(RTM_NEWADDR, 2, "fd00:10:10:30::10", 128, IFA_F_TENTATIVE | IFA_F_DADFAILED);
-  ApplyAll(tracker, dad_failed);
+  Feed(tracker, DatagramBuilder().Address(RTM_NEWADDR, 2, "fd00:10:10:30::10", 128,
+                                          IFA_F_TENTATIVE | IFA_F_DADFAILED));
   EXPECT_FALSE(tracker.vip_bound());
 }
 
 TEST(VipTrackerTest, LinkDownAndUp) {
   VipTracker tracker("eno1", Ip("10.10.30.10"));
-  DatagramBuilder events;
-  events.Link(RTM_NEWLINK, 2, "eno1", IFF_UP);  // up, no carrier
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder().Link(RTM_NEWLINK, 2, "eno1", IFF_UP));  // up, no carrier
   EXPECT_TRUE(tracker.interface_present());
   EXPECT_FALSE(tracker.interface_up());
-  DatagramBuilder up;
-  up.Link(RTM_NEWLINK, 2, "eno1", kUp);
-  ApplyAll(tracker, up);
+  Feed(tracker, DatagramBuilder().Link(RTM_NEWLINK, 2, "eno1", kUp));
   EXPECT_TRUE(tracker.interface_up());
-  DatagramBuilder down;
-  down.Link(RTM_NEWLINK, 2, "eno1", 0);
-  ApplyAll(tracker, down);
+  Feed(tracker, DatagramBuilder().Link(RTM_NEWLINK, 2, "eno1", 0));
   EXPECT_FALSE(tracker.interface_up());
 }
 
 TEST(VipTrackerTest, DeletedAndRecreatedWithANewIndex) {
   VipTracker tracker("eno1", Ip("10.10.30.10"));
-  DatagramBuilder events;
-  events.Link(RTM_NEWLINK, 2, "eno1", kUp)
-      .Address(RTM_NEWADDR, 2, "10.10.30.10", 32)
-      .Link(RTM_DELLINK, 2, "eno1", 0);
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 2, "eno1", kUp)
+                    .Address(RTM_NEWADDR, 2, "10.10.30.10", 32)
+                    .Link(RTM_DELLINK, 2, "eno1", 0));
   EXPECT_FALSE(tracker.interface_present());
   EXPECT_FALSE(tracker.interface_up());
   EXPECT_FALSE(tracker.vip_bound());
 
   // Events for other interfaces while ours is missing change nothing.
-  DatagramBuilder others;
-  others.Link(RTM_NEWLINK, 5, "eth9", kUp).Address(RTM_NEWADDR, 5, "10.10.30.10", 32);
-  ApplyAll(tracker, others);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 5, "eth9", kUp)
+                    .Address(RTM_NEWADDR, 5, "10.10.30.10", 32));
   EXPECT_FALSE(tracker.interface_present());
   EXPECT_FALSE(tracker.vip_bound());
 
-  DatagramBuilder recreated;
-  recreated.Link(RTM_NEWLINK, 9, "eno1", kUp);
-  ApplyAll(tracker, recreated);
+  Feed(tracker, DatagramBuilder().Link(RTM_NEWLINK, 9, "eno1", kUp));
   EXPECT_TRUE(tracker.interface_present());
   EXPECT_FALSE(tracker.vip_bound());  // a new interface has none of the old addresses
-  DatagramBuilder readded;
-  readded.Address(RTM_NEWADDR, 9, "10.10.30.10", 32);
-  ApplyAll(tracker, readded);
+  Feed(tracker, DatagramBuilder().Address(RTM_NEWADDR, 9, "10.10.30.10", 32));
   EXPECT_TRUE(tracker.vip_bound());
 }
 
 TEST(VipTrackerTest, RenamesAreFollowedByName) {
   VipTracker tracker("eno1", Ip("10.10.30.10"));
-  DatagramBuilder events;
-  events.Link(RTM_NEWLINK, 2, "eno1", kUp)
-      .Address(RTM_NEWADDR, 2, "10.10.30.10", 32)
-      .Link(RTM_NEWLINK, 2, "eno1-old", kUp);  // renamed away
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 2, "eno1", kUp)
+                    .Address(RTM_NEWADDR, 2, "10.10.30.10", 32)
+                    .Link(RTM_NEWLINK, 2, "eno1-old", kUp));  // renamed away
   EXPECT_FALSE(tracker.interface_present());
   EXPECT_FALSE(tracker.vip_bound());
 
   // Another interface that already holds the VIP is renamed to eno1.
-  DatagramBuilder other;
-  other.Link(RTM_NEWLINK, 4, "tmp0", kUp)
-      .Address(RTM_NEWADDR, 4, "10.10.30.10", 32)
-      .Link(RTM_NEWLINK, 4, "eno1", kUp);
-  ApplyAll(tracker, other);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 4, "tmp0", kUp)
+                    .Address(RTM_NEWADDR, 4, "10.10.30.10", 32)
+                    .Link(RTM_NEWLINK, 4, "eno1", kUp));
   EXPECT_TRUE(tracker.interface_present());
   EXPECT_TRUE(tracker.vip_bound());
 }
 
 TEST(VipTrackerTest, ResetForgetsStaleState) {
   VipTracker tracker("eno1", Ip("10.10.30.10"));
-  DatagramBuilder events;
-  events.Link(RTM_NEWLINK, 2, "eno1", kUp).Address(RTM_NEWADDR, 2, "10.10.30.10", 32);
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 2, "eno1", kUp)
+                    .Address(RTM_NEWADDR, 2, "10.10.30.10", 32));
   ASSERT_TRUE(tracker.vip_bound());
-  DatagramBuilder dump;
-  dump.Link(RTM_NEWLINK, 2, "eno1", kUp);
-  tracker.Reset(Events(dump));
+  tracker.Reset(Events(DatagramBuilder().Link(RTM_NEWLINK, 2, "eno1", kUp)));
   EXPECT_FALSE(tracker.vip_bound());
   tracker.Reset({});
   EXPECT_FALSE(tracker.interface_present());
@@ -455,9 +431,9 @@ TEST(VipTrackerTest, ResetForgetsStaleState) {
 
 TEST(VipTrackerTest, NoVipTracksOnlyTheInterface) {
   VipTracker tracker("eno1", std::nullopt);
-  DatagramBuilder events;
-  events.Link(RTM_NEWLINK, 2, "eno1", kUp).Address(RTM_NEWADDR, 2, "10.10.30.10", 32);
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder()
+                    .Link(RTM_NEWLINK, 2, "eno1", kUp)
+                    .Address(RTM_NEWADDR, 2, "10.10.30.10", 32));
   EXPECT_TRUE(tracker.interface_up());
   EXPECT_FALSE(tracker.vip_bound());
 }
@@ -542,20 +518,14 @@ TEST(NeighborTrackerTest, FollowsTheVipEntryOnTheInterface) {
   EXPECT_EQ(tracker.interface_mac(), "02:00:00:00:00:0a");
   EXPECT_FALSE(tracker.vip_entry());
 
-  DatagramBuilder events;
-  events.Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_REACHABLE, kMacB);
-  ApplyAll(tracker, events);
+  Feed(tracker, DatagramBuilder().Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_REACHABLE, kMacB));
   ASSERT_TRUE(tracker.vip_entry());
   EXPECT_EQ(tracker.vip_entry()->mac, "02:00:00:00:00:0b");
 
-  DatagramBuilder moved;
-  moved.Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_STALE, kMacA);
-  ApplyAll(tracker, moved);
+  Feed(tracker, DatagramBuilder().Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_STALE, kMacA));
   EXPECT_EQ(tracker.vip_entry(), (NeighborTracker::Entry{"02:00:00:00:00:0a", NUD_STALE}));
 
-  DatagramBuilder removed;
-  removed.Neighbor(RTM_DELNEIGH, 2, "10.10.30.10", NUD_STALE, kMacA);
-  ApplyAll(tracker, removed);
+  Feed(tracker, DatagramBuilder().Neighbor(RTM_DELNEIGH, 2, "10.10.30.10", NUD_STALE, kMacA));
   EXPECT_FALSE(tracker.vip_entry());
 }
 
@@ -563,39 +533,29 @@ TEST(NeighborTrackerTest, FollowsTheVipEntryOnTheInterface) {
 // until garbage collection, but uses its own address: that entry is not reported.
 TEST(NeighborTrackerTest, NoEntryWhileTheVipIsOurOwn) {
   NeighborTracker tracker("eno1", Ip("10.10.30.10"));
-  DatagramBuilder dump;
-  dump.LinkWithMac(RTM_NEWLINK, 2, "eno1", IFF_UP, kMacA)
-      .Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_STALE, kMacB);
-  tracker.Reset(Events(dump));
+  tracker.Reset(Events(DatagramBuilder()
+                           .LinkWithMac(RTM_NEWLINK, 2, "eno1", IFF_UP, kMacA)
+                           .Neighbor(RTM_NEWNEIGH, 2, "10.10.30.10", NUD_STALE, kMacB)));
   ASSERT_TRUE(tracker.vip_entry());
-  DatagramBuilder taken;
-  taken.Address(RTM_NEWADDR, 2, "10.10.30.10", 32);
-  ApplyAll(tracker, taken);
+  Feed(tracker, DatagramBuilder().Address(RTM_NEWADDR, 2, "10.10.30.10", 32));
   EXPECT_FALSE(tracker.vip_entry());
-  DatagramBuilder released;
-  released.Address(RTM_DELADDR, 2, "10.10.30.10", 32);
-  ApplyAll(tracker, released);
+  Feed(tracker, DatagramBuilder().Address(RTM_DELADDR, 2, "10.10.30.10", 32));
   ASSERT_TRUE(tracker.vip_entry());
   EXPECT_EQ(tracker.vip_entry()->mac, "02:00:00:00:00:0b");
 }
 
 TEST(NeighborTrackerTest, LinkRemovalForgetsItsEntriesAndMac) {
   NeighborTracker tracker("eno1", Ip("fd00::10"));
-  DatagramBuilder dump;
-  dump.LinkWithMac(RTM_NEWLINK, 2, "eno1", IFF_UP, kMacA)
-      .Neighbor(RTM_NEWNEIGH, 2, "fd00:0:0::10", NUD_REACHABLE, kMacB);
-  tracker.Reset(Events(dump));
+  tracker.Reset(Events(DatagramBuilder()
+                           .LinkWithMac(RTM_NEWLINK, 2, "eno1", IFF_UP, kMacA)
+                           .Neighbor(RTM_NEWNEIGH, 2, "fd00:0:0::10", NUD_REACHABLE, kMacB)));
   ASSERT_TRUE(tracker.vip_entry());
-  DatagramBuilder gone;
-  gone.LinkWithMac(RTM_DELLINK, 2, "eno1", 0, kMacA);
-  ApplyAll(tracker, gone);
+  Feed(tracker, DatagramBuilder().LinkWithMac(RTM_DELLINK, 2, "eno1", 0, kMacA));
   EXPECT_FALSE(tracker.interface_present());
   EXPECT_EQ(tracker.interface_mac(), "");
   EXPECT_FALSE(tracker.vip_entry());
   // Recreated: a new index, no entry until the kernel resolves the VIP again.
-  DatagramBuilder back;
-  back.LinkWithMac(RTM_NEWLINK, 7, "eno1", IFF_UP, kMacB);
-  ApplyAll(tracker, back);
+  Feed(tracker, DatagramBuilder().LinkWithMac(RTM_NEWLINK, 7, "eno1", IFF_UP, kMacB));
   EXPECT_EQ(tracker.interface_mac(), "02:00:00:00:00:0b");
   EXPECT_FALSE(tracker.vip_entry());
 }
@@ -656,26 +616,6 @@ TEST(VipNetlinkCollectorTest, MissingInterfaceReadsZero) {
   EXPECT_EQ(samples.at("kubevip_vip_bound"), 0);
 }
 
-TEST(VipNetlinkCollectorTest, NoVipExportsOnlyInterfaceUp) {
-  boost::asio::io_context loop;
-  VipNetlinkCollector collector(loop, "", "lo");
-  bool ok = false;
-  auto samples = Samples(collector, ok);
-  EXPECT_TRUE(ok);
-  EXPECT_EQ(samples.size(), 1u);
-  EXPECT_TRUE(samples.count("kubevip_interface_up"));
-}
-
-TEST(VipNetlinkCollectorTest, InvalidVipFailsButKeepsInterfaceUp) {
-  boost::asio::io_context loop;
-  VipNetlinkCollector collector(loop, "10.10.30.10/32", "lo");
-  bool ok = true;
-  auto samples = Samples(collector, ok);
-  EXPECT_FALSE(ok);
-  EXPECT_EQ(samples.size(), 1u);
-  EXPECT_TRUE(samples.count("kubevip_interface_up"));
-}
-
 TEST(VipNeighborCollectorTest, ReportsLoopbackFromTheKernel) {
   boost::asio::io_context loop;
   VipNeighborCollector collector(loop, "127.0.0.1", "lo");
@@ -688,15 +628,44 @@ TEST(VipNeighborCollectorTest, ReportsLoopbackFromTheKernel) {
   EXPECT_GT(samples["kubevip_vip_neighbor_last_change_timestamp_seconds"], 1.7e9);
 }
 
-TEST(VipNeighborCollectorTest, NoVipExportsOnlyTheInterface) {
+// Without a usable VIP a netlink collector still reports its interface, and only that.
+struct WithoutUsableVipCase {
+  const char* name;
+  CollectorPtr (*make)(boost::asio::io_context& loop, const char* vip);
+  const char* vip;
+  bool ok;                       // what Collect() returns
+  const char* interface_family;  // the one family exported
+};
+
+class WithoutUsableVipTest : public ::testing::TestWithParam<WithoutUsableVipCase> {};
+
+TEST_P(WithoutUsableVipTest, ExportsOnlyTheInterface) {
   boost::asio::io_context loop;
-  VipNeighborCollector collector(loop, "", "lo");
-  bool ok = false;
-  auto samples = Samples(collector, ok);
-  EXPECT_TRUE(ok);
+  CollectorPtr collector = GetParam().make(loop, GetParam().vip);
+  bool ok = !GetParam().ok;
+  auto samples = Samples(*collector, ok);
+  EXPECT_EQ(ok, GetParam().ok);
   EXPECT_EQ(samples.size(), 1u);
-  EXPECT_TRUE(samples.count("kubevip_interface_info"));
+  EXPECT_TRUE(samples.count(GetParam().interface_family));
 }
+
+CollectorPtr MakeVipNetlink(boost::asio::io_context& loop, const char* vip) {
+  return std::make_unique<VipNetlinkCollector>(loop, vip, "lo");
+}
+CollectorPtr MakeVipNeighbor(boost::asio::io_context& loop, const char* vip) {
+  return std::make_unique<VipNeighborCollector>(loop, vip, "lo");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    NetlinkCollectors, WithoutUsableVipTest,
+    ::testing::Values(WithoutUsableVipCase{"VipNetlinkNoVip", MakeVipNetlink, "", true,
+                                           "kubevip_interface_up"},
+                      // An invalid VIP fails the scrape but keeps kubevip_interface_up.
+                      WithoutUsableVipCase{"VipNetlinkInvalidVip", MakeVipNetlink, "10.10.30.10/32",
+                                           false, "kubevip_interface_up"},
+                      WithoutUsableVipCase{"VipNeighborNoVip", MakeVipNeighbor, "", true,
+                                           "kubevip_interface_info"}),
+    [](const auto& test) { return std::string(test.param.name); });
 
 // Denies socket(AF_NETLINK, ...) with EPERM to this process, as a restrictive seccomp
 // profile of a container runtime would. Other system calls are untouched.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "fixture_files.h"
 #include "ops/prometheus_api.h"
 #include "ops/verify_checklist.h"
 
@@ -17,13 +18,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Answer(const std::string& name) {
-  std::ifstream in(std::string(KVIP_FIXTURES) + "/prometheus/" + name);
-  EXPECT_TRUE(in) << name;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string Answer(const std::string& name) { return testing::ReadFixture("prometheus/" + name); }
 
 Result<std::string> Ok(const std::string& fixture) { return Answer(fixture); }
 

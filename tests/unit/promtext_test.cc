@@ -6,6 +6,7 @@
 #include <random>
 #include <sstream>
 
+#include "fixture_files.h"
 #include "promtext/parse.h"
 
 namespace kvip::promtext {
@@ -16,11 +17,7 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 std::string ReadFixture(const std::string& name) {
-  std::ifstream file(std::string(KVIP_FIXTURES) + "/promtext/" + name);
-  EXPECT_TRUE(file) << name;
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
+  return testing::ReadFixture("promtext/" + name);
 }
 
 const MetricFamily* Find(const std::vector<MetricFamily>& families, const std::string& name) {
@@ -435,41 +432,47 @@ INSTANTIATE_TEST_SUITE_P(
 
 // ---- limits ----
 
-TEST(PromtextLimits, BodySize) {
+// Each limit: a body just within it parses (where one exists), one just past it fails
+// with the limit named in the error.
+struct LimitCase {
+  const char* name;
+  size_t Limits::*limit;
+  size_t value;
+  std::string within;  // parses under the limit; empty: no such body to try
+  std::string past;
+  const char* error;  // the whole error, ToString()
+};
+
+class PromtextEachLimit : public ::testing::TestWithParam<LimitCase> {};
+
+TEST_P(PromtextEachLimit, FailsPastTheLimit) {
+  const LimitCase& c = GetParam();
   Limits limits;
-  limits.max_body_bytes = 10;
-  ParseResult result = Parse("a 1\nb 2\nc 3\n", limits);
+  limits.*c.limit = c.value;
+  if (!c.within.empty()) {
+    EXPECT_TRUE(Parse(c.within, limits).ok());
+  }
+  ParseResult result = Parse(c.past, limits);
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error->line, 0u);
-  EXPECT_EQ(result.error->ToString(), "body is 12 bytes, more than the limit of 10");
+  EXPECT_EQ(result.error->ToString(), c.error);
 }
 
-TEST(PromtextLimits, LineLength) {
-  Limits limits;
-  limits.max_line_bytes = 100;
-  std::string text = "a 1\n# " + std::string(200, 'x') + "\n";
-  ParseResult result = Parse(text, limits);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error->ToString(), "line 2: line is longer than the limit of 100 bytes");
-}
-
-TEST(PromtextLimits, SampleCount) {
-  Limits limits;
-  limits.max_samples = 3;
-  EXPECT_TRUE(Parse("a 1\nb 1\nc 1\n", limits).ok());
-  ParseResult result = Parse("a 1\nb 1\nc 1\nd 1\n", limits);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error->ToString(), "line 4: more than 3 samples");
-}
-
-TEST(PromtextLimits, Families) {
-  Limits limits;
-  limits.max_families = 2;
-  EXPECT_TRUE(Parse("# TYPE a gauge\nb 1\n", limits).ok());
-  ParseResult result = Parse("# TYPE a gauge\nb 1\n# HELP c x\n", limits);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error->ToString(), "line 3: more than 2 metrics");
-}
+INSTANTIATE_TEST_SUITE_P(
+    Limits, PromtextEachLimit,
+    ::testing::Values(
+        // Line 0: the body as a whole.
+        LimitCase{"BodySize", &Limits::max_body_bytes, 10, "", "a 1\nb 2\nc 3\n",
+                  "body is 12 bytes, more than the limit of 10"},
+        LimitCase{"LineLength", &Limits::max_line_bytes, 100, "",
+                  "a 1\n# " + std::string(200, 'x') + "\n",
+                  "line 2: line is longer than the limit of 100 bytes"},
+        LimitCase{"SampleCount", &Limits::max_samples, 3, "a 1\nb 1\nc 1\n", "a 1\nb 1\nc 1\nd 1\n",
+                  "line 4: more than 3 samples"},
+        LimitCase{"Families", &Limits::max_families, 2, "# TYPE a gauge\nb 1\n",
+                  "# TYPE a gauge\nb 1\n# HELP c x\n", "line 3: more than 2 metrics"},
+        LimitCase{"LabelsPerSample", &Limits::max_labels_per_sample, 2, "a{x=\"1\",y=\"2\"} 1\n",
+                  "a{x=\"1\",y=\"2\",z=\"3\"} 1\n", "line 1: sample \"a\" has more than 2 labels"}),
+    [](const auto& test) { return std::string(test.param.name); });
 
 // Duplicate checks stay linear: one series with the most buckets the limits allow.
 TEST(PromtextLimits, ManyBucketsInOneSeries) {
@@ -477,15 +480,6 @@ TEST(PromtextLimits, ManyBucketsInOneSeries) {
   for (int i = 0; i < 19990; ++i) text += "h_bucket{le=\"" + std::to_string(i) + "\"} 0\n";
   text += "h_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n";
   EXPECT_EQ(ParseOk(text).at(0).metric.at(0).histogram.bucket.size(), 19991u);
-}
-
-TEST(PromtextLimits, LabelsPerSample) {
-  Limits limits;
-  limits.max_labels_per_sample = 2;
-  EXPECT_TRUE(Parse("a{x=\"1\",y=\"2\"} 1\n", limits).ok());
-  ParseResult result = Parse("a{x=\"1\",y=\"2\",z=\"3\"} 1\n", limits);
-  ASSERT_FALSE(result.ok());
-  EXPECT_NE(result.error->reason.find("more than 2 labels"), std::string::npos);
 }
 
 TEST(PromtextLimits, DefaultsAcceptManySmallSeries) {

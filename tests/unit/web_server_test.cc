@@ -6,11 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <future>
-#include <mutex>
 
 #include "common/metric_family.h"
+#include "gate.h"
 #include "http/http_client.h"
 #include "web_test_util.h"
 
@@ -26,40 +25,20 @@ using testing::WaitFor;
 class HoldableMetrics final : public prometheus::Collectable {
  public:
   std::vector<prometheus::MetricFamily> Collect() const override {
-    std::unique_lock lock(mutex_);
-    ++collecting_;
-    changed_.notify_all();
-    changed_.wait(lock, [this] { return !held_; });
-    --collecting_;
-    changed_.notify_all();
+    gate_.Pass();
     return {GaugeFamily("test_metric", "A test gauge.", 42)};
   }
-  void Hold() {
-    std::lock_guard lock(mutex_);
-    held_ = true;
-  }
-  void Release() {
-    std::lock_guard lock(mutex_);
-    held_ = false;
-    changed_.notify_all();
-  }
-  bool WaitCollecting(int count) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return collecting_ == count; });
-  }
+  testing::Gate& gate() const { return gate_; }
 
  private:
-  mutable std::mutex mutex_;
-  mutable std::condition_variable changed_;
-  mutable int collecting_ = 0;
-  bool held_ = false;
+  mutable testing::Gate gate_;
 };
 
 class WebServerTest : public ::testing::Test {
  protected:
   void TearDown() override {
-    metrics_->Release();
-    metrics_->WaitCollecting(0);
+    metrics_->gate().Open();
+    metrics_->gate().WaitInside(0);
     server_.reset();
   }
 
@@ -265,10 +244,10 @@ TEST_F(WebServerTest, SlowScrapeBlocksNeitherOtherRequestsNorAcceptingAndIsNever
   options.max_concurrent_scrapes = 1;
   options.max_connections = 2;
   Start(options);
-  metrics_->Hold();
+  metrics_->gate().Close();
   RawConnection scrape(port_);
   scrape.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(metrics_->WaitCollecting(1));
+  ASSERT_TRUE(metrics_->gate().WaitInside(1));
 
   EXPECT_EQ(Get("/healthz").status, 200);  // evicts nothing: the scrape is pinned
   auto second = Get("/metrics");
@@ -276,7 +255,7 @@ TEST_F(WebServerTest, SlowScrapeBlocksNeitherOtherRequestsNorAcceptingAndIsNever
   EXPECT_EQ(second.body, "too many concurrent scrapes; retry\n");
   EXPECT_FALSE(scrape.ClosedByPeer());
 
-  metrics_->Release();
+  metrics_->gate().Open();
   EXPECT_THAT(scrape.ReadResponse(), HasSubstr("test_metric 42"));
 }
 
@@ -284,12 +263,12 @@ TEST_F(WebServerTest, ConnectionsBeyondTheLimitAreRefusedWhenAllAreBusy) {
   WebOptions options = Options();
   options.max_connections = 1;
   Start(options);
-  metrics_->Hold();
+  metrics_->gate().Close();
   RawConnection scrape(port_);
   scrape.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(metrics_->WaitCollecting(1));
+  ASSERT_TRUE(metrics_->gate().WaitInside(1));
   EXPECT_FALSE(Get("/healthz").ok);
-  metrics_->Release();
+  metrics_->gate().Open();
   EXPECT_THAT(scrape.ReadResponse(), HasSubstr("test_metric 42"));
   EXPECT_THAT(
       Get("/metrics").body,
@@ -298,16 +277,16 @@ TEST_F(WebServerTest, ConnectionsBeyondTheLimitAreRefusedWhenAllAreBusy) {
 
 TEST_F(WebServerTest, StopDoesNotWaitForAStuckScrape) {
   Start();
-  metrics_->Hold();
+  metrics_->gate().Close();
   RawConnection scrape(port_);
   scrape.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(metrics_->WaitCollecting(1));
+  ASSERT_TRUE(metrics_->gate().WaitInside(1));
   // The collection is held until after Stop() returns: Stop must give up on it.
   EXPECT_FALSE(server_->Stop(std::chrono::milliseconds(50)));
   EXPECT_TRUE(WaitFor([&] { return scrape.ClosedByPeer(); }));
   EXPECT_FALSE(server_->Stop(std::chrono::milliseconds(50)));  // idempotent
-  metrics_->Release();
-  EXPECT_TRUE(metrics_->WaitCollecting(0));
+  metrics_->gate().Open();
+  EXPECT_TRUE(metrics_->gate().WaitInside(0));
 }
 
 TEST_F(WebServerTest, StopWithNothingRunningIsClean) {
