@@ -3,17 +3,6 @@
 #include "common/metric_catalog.h"
 
 namespace kvip {
-namespace {
-
-// The run that ended last: the current state when the container is terminated now (between
-// a crash and its restart), else lastState.
-const kube::ContainerTermination* LastTermination(const kube::ContainerStatus& c) {
-  if (c.terminated) return &*c.terminated;
-  if (c.last_terminated) return &*c.last_terminated;
-  return nullptr;
-}
-
-}  // namespace
 
 KubeVipPodCollector::KubeVipPodCollector(boost::asio::io_context& loop,
                                          std::shared_ptr<kube::Client> client,
@@ -58,7 +47,7 @@ std::vector<prometheus::MetricFamily> KubeVipPodFamilies(const kube::WatchStatus
       restarts.Add(c.restart_count, {ns, pod, container});
       ready.Add(c.ready ? 1 : 0, {ns, pod, container});
       if (!c.waiting_reason.empty()) waiting.Add(1, {ns, pod, container, c.waiting_reason});
-      if (const auto* last = LastTermination(c)) {
+      if (const auto* last = c.LastEnded()) {
         last_reason.Add(1, {ns, pod, container, last->reason});
         last_exit.Add(last->exit_code, {ns, pod, container});
         if (last->finished_at > 0) last_finished.Add(last->finished_at, {ns, pod, container});
