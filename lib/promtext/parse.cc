@@ -18,6 +18,19 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Label = ClientMetric::Label;
 
+// The text format's TYPE names, for both directions.
+constexpr std::pair<std::string_view, MetricType> kTypeNames[] = {
+    {"counter", MetricType::Counter},     {"gauge", MetricType::Gauge},
+    {"histogram", MetricType::Histogram}, {"summary", MetricType::Summary},
+    {"untyped", MetricType::Untyped},
+};
+
+std::optional<MetricType> ParseType(std::string_view token) {
+  for (const auto& [name, type] : kTypeNames)
+    if (name == token) return type;
+  return std::nullopt;
+}
+
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsLetterOrUnderscore(char c) {
@@ -136,25 +149,6 @@ std::optional<int64_t> ParseTimestamp(std::string_view token) {
   auto [ptr, error] = std::from_chars(token.data(), token.data() + token.size(), value);
   if (error != std::errc() || ptr != token.data() + token.size()) return std::nullopt;
   return value;
-}
-
-// The text format's TYPE names, for both directions.
-constexpr std::pair<std::string_view, MetricType> kTypeNames[] = {
-    {"counter", MetricType::Counter},     {"gauge", MetricType::Gauge},
-    {"histogram", MetricType::Histogram}, {"summary", MetricType::Summary},
-    {"untyped", MetricType::Untyped},
-};
-
-std::optional<MetricType> ParseType(std::string_view token) {
-  for (const auto& [name, type] : kTypeNames)
-    if (name == token) return type;
-  return std::nullopt;
-}
-
-std::string_view TypeName(MetricType type) {
-  for (const auto& [name, named_type] : kTypeNames)
-    if (named_type == type) return name;
-  return "untyped";
 }
 
 bool EndsWith(std::string_view text, std::string_view suffix) {
@@ -772,6 +766,12 @@ class Parser {
 };
 
 }  // namespace
+
+std::string_view TypeName(MetricType type) {
+  for (const auto& [name, named_type] : kTypeNames)
+    if (named_type == type) return name;
+  return "untyped";
+}
 
 std::string ParseError::ToString() const {
   return line ? "line " + std::to_string(line) + ": " + reason : reason;

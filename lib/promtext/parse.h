@@ -48,6 +48,10 @@ ParseResult Parse(std::string_view text, const Limits& limits = {});
 // Escapes a docstring for a HELP line (backslash and line feed).
 std::string EscapeHelp(std::string_view help);
 
+// The text format's name of `type` (TYPE lines): "counter", "gauge", ...; "untyped" for a
+// type the text format has no name for.
+std::string_view TypeName(prometheus::MetricType type);
+
 // Makes a parsed family safe to hand to prometheus-cpp 1.0's TextSerializer, which
 // writes MetricFamily::help verbatim (so it gets EscapeHelp) and prints doubles with 16
 // significant digits (so finite values beyond +-1.797693134862315e308 would print as

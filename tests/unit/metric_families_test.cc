@@ -19,6 +19,7 @@
 #include "collectors/manifest.h"
 #include "common/metric_catalog.h"
 #include "lease_fixture.h"
+#include "promtext/parse.h"
 
 namespace kvip {
 namespace {
@@ -39,23 +40,14 @@ struct Row {
   bool operator==(const Row&) const = default;
 };
 
-std::string TypeName(prometheus::MetricType type) {
-  switch (type) {
-    case prometheus::MetricType::Counter:
-      return "counter";
-    case prometheus::MetricType::Gauge:
-      return "gauge";
-    default:
-      return "other";
-  }
-}
-
 // Every row of the catalogue. docs/metrics.md documents the daemon's own ("exporter") and
 // the web server's families in one section.
 std::map<std::string, Row> CatalogRows() {
   std::map<std::string, Row> rows;
   for (const FamilySpec& spec : kMetricCatalog) {
-    Row row{TypeName(spec.type), {}, spec.source == "web" ? "exporter" : std::string(spec.source)};
+    Row row{std::string(promtext::TypeName(spec.type)),
+            {},
+            spec.source == "web" ? "exporter" : std::string(spec.source)};
     for (std::string_view label : spec.labels) row.labels.emplace(label);
     EXPECT_TRUE(rows.emplace(std::string(spec.name), row).second)
         << spec.name << " is declared twice";
