@@ -258,11 +258,18 @@ SettleTracker::State SettleTracker::Observe(bool all_ok, const std::string& iden
   return now - since_ >= settle_ ? State::kSettled : State::kSettling;
 }
 
-std::string WaitTimeoutFailure(const std::vector<Check>& last, std::chrono::milliseconds timeout) {
+std::string WaitTimeoutFailure(const std::vector<Check>& last, std::chrono::milliseconds timeout,
+                               std::optional<std::chrono::milliseconds> settling_for,
+                               std::chrono::milliseconds settle) {
   std::string failure = "not healthy within " + WholeSeconds(SecondsOf(timeout)) + ":";
   for (const Check& c : last)
     if (!c.ok) failure += " " + c.name + ": " + c.detail + ";";
-  if (failure.back() == ';') failure.pop_back();
+  if (failure.back() == ';') {
+    failure.pop_back();
+  } else if (settling_for) {
+    failure += " healthy for the last " + WholeSeconds(SecondsOf(*settling_for)) +
+               " only, short of the " + WholeSeconds(SecondsOf(settle)) + " settle";
+  }
   return failure;
 }
 
@@ -296,7 +303,9 @@ WaitOutcome WaitForKubeVip(ClusterProbe& probe, const WaitQuestion& q, const Wai
     return std::optional<bool>();
   });
   if (!hopeless.empty()) return {false, hopeless};
-  if (!settled) return {false, WaitTimeoutFailure(last.conditions, o.timeout)};
+  if (!settled)
+    return {false, WaitTimeoutFailure(last.conditions, o.timeout, settle.SettlingFor(Clock::now()),
+                                      o.settle)};
   std::string detail;
   for (const Check& c : last.conditions) detail += (detail.empty() ? "" : "; ") + c.detail;
   ConflictVerdict conflicts =

@@ -130,6 +130,12 @@ class SettleTracker {
                 std::chrono::steady_clock::time_point now);
   // The last Observe() began a settle period (for the log).
   bool StartedNow() const { return started_now_; }
+  // How long the current settle period has lasted at `now`; nullopt when not settling.
+  std::optional<std::chrono::milliseconds> SettlingFor(
+      std::chrono::steady_clock::time_point now) const {
+    if (!settling_) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now - since_);
+  }
 
  private:
   std::chrono::milliseconds settle_;
@@ -139,8 +145,12 @@ class SettleTracker {
   bool started_now_ = false;
 };
 
-// "not healthy within 120 s: pod: ...; lease: ..." from the last conditions seen.
-std::string WaitTimeoutFailure(const std::vector<Check>& last, std::chrono::milliseconds timeout);
+// "not healthy within 120 s: pod: ...; lease: ..." from the last conditions seen. When they
+// all held at the end, but not for the whole settle period yet (`settling_for`): "not
+// healthy within 40 s: healthy for the last 6 s only, short of the 10 s settle".
+std::string WaitTimeoutFailure(const std::vector<Check>& last, std::chrono::milliseconds timeout,
+                               std::optional<std::chrono::milliseconds> settling_for = std::nullopt,
+                               std::chrono::milliseconds settle = {});
 
 struct ConflictVerdict {
   bool ok = false;

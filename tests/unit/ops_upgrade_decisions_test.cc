@@ -449,6 +449,26 @@ TEST(Wait, TimeoutFailureListsWhatFailed) {
   EXPECT_EQ(WaitTimeoutFailure({}, std::chrono::milliseconds(1500)), "not healthy within 2 s:");
 }
 
+TEST(Wait, TimeoutWhileSettlingSaysSo) {
+  std::vector<Check> all_ok{{"pod", true, "fine"}, {"lease", true, "fresh"}};
+  EXPECT_EQ(WaitTimeoutFailure(all_ok, std::chrono::milliseconds(40000),
+                               std::chrono::milliseconds(6200), std::chrono::milliseconds(10000)),
+            "not healthy within 40 s: healthy for the last 6 s only, short of the 10 s settle");
+  // A failing condition at the end is what is reported, settling or not.
+  std::vector<Check> one_failing{{"pod", true, "fine"}, {"lease", false, "stale"}};
+  EXPECT_EQ(WaitTimeoutFailure(one_failing, std::chrono::milliseconds(40000),
+                               std::chrono::milliseconds(0), std::chrono::milliseconds(10000)),
+            "not healthy within 40 s: lease: stale");
+
+  auto t0 = std::chrono::steady_clock::time_point{};
+  SettleTracker settle(std::chrono::seconds(10));
+  EXPECT_FALSE(settle.SettlingFor(t0).has_value());
+  settle.Observe(true, "a/1", t0);
+  EXPECT_EQ(settle.SettlingFor(t0 + std::chrono::seconds(4)), std::chrono::milliseconds(4000));
+  settle.Observe(false, "a/1", t0 + std::chrono::seconds(5));
+  EXPECT_FALSE(settle.SettlingFor(t0 + std::chrono::seconds(6)).has_value());
+}
+
 TEST(Conflicts, JudgedOnlyWhenAsked) {
   Result<std::string> clean = std::string("I1201 ok\n");
   Result<std::string> spam = std::string(
