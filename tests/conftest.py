@@ -66,14 +66,19 @@ def stop_process(proc, timeout=10):
 SANITIZER_REPORTS = ("Sanitizer", "runtime error")
 
 
+def assert_no_sanitizer_report(text, where):
+    """Fails the test when the log text of `where` holds a sanitizer report."""
+    for report in SANITIZER_REPORTS:
+        assert report not in text, f"sanitizer report in {where}:\n{text[-4000:]}"
+
+
 def stop_logged(proc, log, timeout=10):
     """Stops a process whose stdout/stderr go to the open file `log` (stop_process), closes
     the log and returns its text; a sanitizer report in it fails the test."""
     stop_process(proc, timeout)
     log.close()
     text = Path(log.name).read_text(errors="replace")
-    for report in SANITIZER_REPORTS:
-        assert report not in text, f"sanitizer report in {log.name}:\n{text[-4000:]}"
+    assert_no_sanitizer_report(text, log.name)
     return text
 
 

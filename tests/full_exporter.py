@@ -126,8 +126,7 @@ class FullExporter:
         seconds = time.monotonic() - started
         self.log.close()
         text = self.log_text()
-        for report in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-            assert report not in text, f"sanitizer report in the log of {self.node}:\n{text[-4000:]}"
+        _shared_helpers().assert_no_sanitizer_report(text, f"the log of {self.node}")
         assert self.proc.returncode == 0, f"exporter on {self.node} exited {self.proc.returncode}"
         return seconds
 

@@ -9,10 +9,7 @@ void InterfaceByName::Apply(const LinkEvent& link) {
     flags_ = link.flags;
     mac_ = link.mac;
   } else if (link.index == index_) {
-    // Deleted, or renamed away from our name.
-    index_ = 0;
-    flags_ = 0;
-    mac_.clear();
+    Forget();  // deleted, or renamed away from our name
   }
 }
 
